@@ -1,0 +1,1 @@
+"""Citebot's command line (a thin layer over ``retrieval.service``)."""

@@ -1,0 +1,3 @@
+from citebot.cli import main
+
+main()

@@ -1,0 +1,270 @@
+"""The ``citebot`` command: parses input, calls the service API, prints results.
+
+Nothing here knows about chunking, embeddings or stores; domain errors become one-line
+messages and exit codes (2: bad usage or question, 1: anything else that failed).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from config import Settings, load_settings
+from retrieval.errors import CitebotError, InvalidQuestion, NotFound
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Ask questions about your articles and get answers quoted from them, with citations you can check.",
+)
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, highlight=False)
+
+NamespaceOpt = Annotated[str | None, typer.Option("--namespace", "-n", help="Namespace (e.g. one per Discord server).")]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where the store lives [env: CITEBOT_DATA_DIR].", show_default=False)
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line in batch mode).")]
+QuestionsOpt = Annotated[
+    Path | None, typer.Option("--questions", help="Batch mode: a file with one question per line.", show_default=False)
+]
+
+
+class Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def fail(message: str, code: int = 1) -> Exit:
+    err.print(f"[red]error:[/red] {escape(message)}")
+    return Exit(code)
+
+
+@contextmanager
+def service(data_dir: Path | None, **overrides: Any) -> Iterator[Any]:
+    from retrieval.service import CitebotService
+
+    settings = load_settings(data_dir=data_dir, **overrides)
+    try:
+        yield CitebotService(settings)
+    except InvalidQuestion as exc:
+        raise fail(str(exc), 2) from exc
+    except CitebotError as exc:
+        raise fail(str(exc)) from exc
+
+
+def emit(obj: dict) -> None:
+    out.print(json.dumps(obj, ensure_ascii=False), markup=False)
+
+
+def read_questions(path: Path) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"{path}: cannot read the questions file ({exc})", 2) from exc
+    return [line.strip() for line in lines if line.strip()]
+
+
+def one_or_batch(single: str | None, batch: Path | None, what: str) -> list[str]:
+    if batch is not None:
+        return read_questions(batch)
+    if single is None or not single.strip():
+        raise fail(f"the {what} is empty", 2)
+    return [single]
+
+
+@app.command()
+def ingest(
+    sources: Annotated[list[str], typer.Argument(help="Files, directories (recursive) or http(s) URLs.")],
+    namespace: NamespaceOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest .txt, .md, .html and .pdf files, directories and URLs."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with service(data_dir) as svc:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=as_json or not err.is_terminal,
+        ) as bar:
+            task = bar.add_task("ingesting", total=None)
+
+            def on_progress(p: Any) -> None:
+                bar.update(task, total=p.total, completed=p.done, description=Path(p.source).name[:40])
+
+            report = svc.ingest(sources, namespace, progress=on_progress)
+    if as_json:
+        emit(report.to_dict())
+    else:
+        for item in report.items:
+            if item.status == "failed":
+                err.print(f"[red]failed[/red]    {escape(item.error or item.source)}")
+            else:
+                out.print(f"{item.status:<10} {item.doc_id}  {escape(item.title or '')}  ({item.chunks} chunks)")
+        out.print(report.summary())
+    if report.failed:
+        raise Exit(1)
+
+
+def _print_answer(answer: Any) -> None:
+    out.print(escape(answer.text))
+    for c in answer.citations:
+        out.print(f"\n[bold][{c.n}][/bold] {escape(c.title)}, paragraph {c.paragraph}, characters {c.start}–{c.end}")
+        out.print(f"    id: {c.id}" + (f"  {escape(c.url)}" if c.url else ""))
+
+
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="The question.", show_default=False)] = None,
+    questions: QuestionsOpt = None,
+    namespace: NamespaceOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question with quoted sentences and their citations (or say it is not there)."""
+    items = one_or_batch(question, questions, "question")
+    with service(data_dir) as svc:
+        ns = svc.namespace(namespace)
+        if namespace is None and ns == svc.settings.default_namespace and svc.ensure_sample(ns):
+            err.print("[dim]The store was empty: ingested the bundled sample article first.[/dim]")
+        for item in items:
+            try:
+                answer = svc.ask(item, ns)
+            except InvalidQuestion as exc:
+                if questions is None:
+                    raise
+                emit({"question": item, "error": str(exc)})
+                continue
+            if as_json:
+                emit(answer.to_dict())
+            else:
+                _print_answer(answer)
+
+
+@app.command()
+def search(
+    query: Annotated[str | None, typer.Argument(help="What to look for.", show_default=False)] = None,
+    k: Annotated[int | None, typer.Option("-k", min=1, max=50, help="How many passages.")] = None,
+    questions: QuestionsOpt = None,
+    namespace: NamespaceOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the passages that best match a query."""
+    items = one_or_batch(query, questions, "query")
+    with service(data_dir) as svc:
+        for item in items:
+            try:
+                hits = svc.search(item, namespace, k)
+            except InvalidQuestion as exc:
+                if questions is None:
+                    raise
+                emit({"query": item, "error": str(exc)})
+                continue
+            if as_json:
+                emit({"query": item, "results": [h.to_dict() for h in hits]})
+                continue
+            if not hits:
+                out.print("No passages found.")
+            for h in hits:
+                out.print(f"[bold]{h.rank}.[/bold] {escape(h.title)}, paragraph {h.chunk.paragraph} (id {h.id})")
+                out.print(f"   {escape(h.chunk.text)}\n")
+
+
+@app.command()
+def cite(
+    citation_id: Annotated[str | None, typer.Argument(metavar="ID", help="A citation id.", show_default=False)] = None,
+    quote: Annotated[str | None, typer.Option("--quote", help="Find where this text occurs.")] = None,
+    namespace: NamespaceOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Open a citation in context, or find where a quote occurs in the articles."""
+    if (citation_id is None) == (quote is None):
+        raise fail("give a citation ID or --quote TEXT (one of them)", 2)
+    with service(data_dir) as svc:
+        if citation_id is not None:
+            found = svc.cite(citation_id, namespace)
+        else:
+            found = svc.find_quote(quote or "", namespace)
+            if found is None:
+                raise fail("that text does not occur in the ingested articles")
+    if as_json:
+        emit(found.to_dict())
+        return
+    note = "" if found.exact else " (near match)"
+    out.print(f"[bold]{escape(found.title)}[/bold], paragraph {found.paragraph}, id {found.id}{note}")
+    if found.url:
+        out.print(escape(found.url))
+    rel_start, rel_end = found.start - found.context_start, found.end - found.context_start
+    ctx = found.context
+    out.print(f"\n{escape(ctx[:rel_start])}[reverse]{escape(ctx[rel_start:rel_end])}[/reverse]{escape(ctx[rel_end:])}")
+
+
+@app.command()
+def sources(namespace: NamespaceOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """List the ingested documents."""
+    with service(data_dir) as svc:
+        docs = svc.sources(namespace)
+    if as_json:
+        emit({"documents": [d.to_dict() for d in docs]})
+        return
+    if not docs:
+        out.print("No documents yet. Add some with: citebot ingest PATH|URL")
+    for d in docs:
+        out.print(f"{d.id}  {escape(d.title)}  ({d.chunks} chunks, {d.chars:,} chars)  {escape(d.url or d.source)}")
+
+
+@app.command()
+def forget(
+    doc_id: Annotated[str, typer.Argument(metavar="DOC_ID", help="Document id (or a unique prefix).")],
+    namespace: NamespaceOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove a document and its passages."""
+    with service(data_dir) as svc:
+        info = svc.forget(doc_id, namespace)
+    if as_json:
+        emit({"forgotten": info.to_dict()})
+    else:
+        out.print(f"Forgot {info.id}  {escape(info.title)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        app(args=argv, standalone_mode=False)
+    except Exit as exc:
+        sys.exit(exc.code)
+    except NotFound as exc:
+        fail(str(exc))
+        sys.exit(1)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(0)
+
+
+def settings_for_tests(**overrides: Any) -> Settings:
+    return load_settings(**overrides)

