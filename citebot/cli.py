@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from config import Settings, load_settings
+from config import load_settings
 from retrieval.errors import CitebotError, InvalidQuestion, NotFound
 
 app = typer.Typer(
@@ -246,6 +246,25 @@ def forget(
         out.print(f"Forgot {info.id}  {escape(info.title)}")
 
 
+@app.command()
+def run(
+    sync_guild: Annotated[
+        int | None, typer.Option("--sync-guild", help="Sync commands to this guild only (development).")
+    ] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Start the Discord bot (DISCORD_TOKEN from the environment or .env)."""
+    from bot.runner import run_bot
+
+    settings = load_settings(data_dir=data_dir)
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+        raise fail("DISCORD_TOKEN is not set (put it in the environment or in .env)", 2)
+    try:
+        run_bot(settings, sync_guild=sync_guild)
+    except CitebotError as exc:
+        raise fail(str(exc)) from exc
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=False)
@@ -265,6 +284,3 @@ def main(argv: list[str] | None = None) -> None:
         raise
     sys.exit(0)
 
-
-def settings_for_tests(**overrides: Any) -> Settings:
-    return load_settings(**overrides)
