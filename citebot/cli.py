@@ -27,7 +27,7 @@ app = typer.Typer(
     help="Ask questions about your articles and get answers quoted from them, with citations you can check.",
 )
 out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 NamespaceOpt = Annotated[str | None, typer.Option("--namespace", "-n", help="Namespace (e.g. one per Discord server).")]
 DataDirOpt = Annotated[
@@ -139,6 +139,8 @@ def ask(
     """Answer a question with quoted sentences and their citations (or say it is not there)."""
     items = one_or_batch(question, questions, "question")
     with service(data_dir) as svc:
+        if questions is None:
+            svc.check_question(items[0])  # a bad question fails before any work
         ns = svc.namespace(namespace)
         if namespace is None and ns == svc.settings.default_namespace and svc.ensure_sample(ns):
             err.print("[dim]The store was empty: ingested the bundled sample article first.[/dim]")

@@ -70,6 +70,9 @@ class ExtractiveAnswerer:
                 if (sentence.doc_id, sentence.index) in seen:
                     continue
                 seen.add((sentence.doc_id, sentence.index))
+                # A headline or a two-word line (byline, "COMMENTS") is no evidence.
+                if sentence.text == index.titles[sentence.doc_id] or len(sentence.text.split()) < 4:
+                    continue
                 dense = float(np.dot(retrieved.query_vector, vector)) if vector is not None else 0.0
                 tokens = set(tokenize(sentence.text))
                 lexical = sum(w for t, w in q_weights.items() if t in tokens) / total

@@ -94,10 +94,16 @@ class Searcher:
                 self._indexes[namespace] = cached
             return cached
 
-    def retrieve(self, namespace: str, query: str, k: int, extra_terms: str = "") -> Retrieved:
+    def retrieve(self, namespace: str, query: str, k: int, context: str = "") -> Retrieved:
+        """Top ``k`` chunks for ``query``; ``context`` (an earlier question of the same
+        conversation) is blended in at half weight to resolve follow-ups."""
         index = self.index(namespace)
         query_vector = self.embedder.embed_query(query)
-        query_tokens = tokenize(query + " " + extra_terms if extra_terms else query)
+        query_tokens = tokenize(query)
+        if context:
+            blended = query_vector + 0.5 * self.embedder.embed_query(context)
+            query_vector = (blended / (np.linalg.norm(blended) or 1.0)).astype(np.float32)
+            query_tokens += tokenize(context)
         if not index.chunks:
             return Retrieved([], query_vector, query_tokens, index)
         n = self.fusion.candidate_k

@@ -346,10 +346,10 @@ class CitebotService:
         question = self.check_question(question)
         ns = self.namespace(namespace)
         started = time.perf_counter()
-        extra = ""
+        context = ""
         if history and _FOLLOW_UP.search(question):
-            extra = history[-1][: self.settings.max_question_chars]
-        retrieved = self.searcher.retrieve(ns, question, self.settings.search_k, extra_terms=extra)
+            context = history[-1][: self.settings.max_question_chars]
+        retrieved = self.searcher.retrieve(ns, question, self.settings.search_k, context=context)
         retrieved_at = time.perf_counter()
         answer = self.answerer.answer(question, ns, retrieved) if retrieved.hits else abstention(question)
         done = time.perf_counter()

@@ -1,0 +1,38 @@
+"""Builders for test inputs: real HTML pages, real PDFs, article texts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ARTICLE_HTML = """<!doctype html><html><head><title>Dam Opens on the River | Daily Planet</title>
+<meta name="author" content="Lois Lane"><meta property="article:published_time" content="2024-03-05T10:00:00Z">
+</head><body>
+<nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a> Subscribe now</nav>
+<article><h1>Dam Opens on the River</h1>
+<p>The new hydroelectric dam on the Blue River opened on Tuesday after eleven years of construction, officials said.</p>
+<p>Engineer Maria Gomez said the dam will supply power to roughly forty thousand homes in the valley.</p>
+<p>Critics argued that the reservoir flooded farmland that had been cultivated for generations by local families.</p>
+</article>
+<div class="share">Share on Facebook Share on Twitter</div>
+<div id="comments"><h3>Comments</h3><p>Please let us know if you're having issues with commenting.</p></div>
+<footer>Copyright Daily Planet. All rights reserved. Privacy policy.</footer>
+</body></html>"""
+
+
+def make_pdf(path: Path, paragraphs: list[str], title: str = "Solar Report", author: str = "Ada Byron") -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_title(title)
+    pdf.set_author(author)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for para in paragraphs:
+        pdf.multi_cell(0, 6, para)
+        pdf.ln(6)
+    pdf.output(str(path))
+    return path
+
+
+def article(title: str, sentences: list[str], byline: str = "By Staff Writer") -> str:
+    return f"{title}\n\n{byline}\n\n" + "\n\n".join(sentences) + "\n"

@@ -1,0 +1,111 @@
+"""URL ingestion over real HTTP against a local server, and the SSRF guard."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.errors import BlockedURL, FetchError, SourceTooLarge
+from retrieval.fetching import FetchPolicy, check_url, fetch
+from tests.builders import ARTICLE_HTML
+from tests.http_server import closed_port, send, serve, slow
+
+LOCAL = FetchPolicy(allowlist=("127.0.0.1",), timeout_seconds=2.0, max_bytes=50_000, max_redirects=2)
+
+
+def routes(base_holder: dict):
+    return {
+        "/article": lambda h: send(h, 200, ARTICLE_HTML.encode()),
+        "/big": lambda h: send(h, 200, b"x" * 60_000, "text/plain"),
+        "/image": lambda h: send(h, 200, b"\x89PNG....", "image/png"),
+        "/missing": lambda h: send(h, 404, b"gone"),
+        "/to-article": lambda h: send(h, 302, headers={"Location": "/article"}),
+        "/loop": lambda h: send(h, 302, headers={"Location": "/loop"}),
+        "/to-metadata": lambda h: send(h, 302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}),
+        "/to-loopback-2": lambda h: send(h, 302, headers={"Location": f"http://127.0.0.2:{base_holder['port']}/article"}),
+        "/slow": slow(5),
+    }
+
+
+@pytest.fixture
+def server():
+    holder: dict = {}
+    with serve(routes(holder)) as base:
+        holder["port"] = int(base.rsplit(":", 1)[1])
+        yield base
+
+
+def test_ingest_url_from_a_local_server(make_settings, server):
+    from retrieval.embedding import HashingEmbedder
+    from retrieval.service import CitebotService
+
+    svc = CitebotService(make_settings(url_allowlist=["127.0.0.1"]), embedder=HashingEmbedder())
+    report = svc.ingest([f"{server}/to-article", f"{server}/missing", f"{server}/image"])
+    assert [i.status for i in report.items] == ["added", "failed", "failed"]
+    assert "HTTP error 404" in report.items[1].error
+    assert "unsupported type" in report.items[2].error
+    info = svc.sources()[0]
+    assert info.url == f"{server}/article" and info.source == f"{server}/to-article"
+    assert info.title.startswith("Dam Opens") and info.author == "Lois Lane"
+    assert "forty thousand homes" in svc.catalog.text("default", info.id)
+
+
+def test_follows_redirects_within_the_cap(server):
+    assert b"forty thousand" in fetch(f"{server}/to-article", LOCAL).content
+    with pytest.raises(FetchError, match="more than 2 redirects"):
+        fetch(f"{server}/loop", LOCAL)
+
+
+def test_size_time_and_connection_failures(server):
+    with pytest.raises(SourceTooLarge, match="50,000"):
+        fetch(f"{server}/big", LOCAL)
+    with pytest.raises(FetchError, match="timed out"):
+        fetch(f"{server}/slow", FetchPolicy(allowlist=("127.0.0.1",), timeout_seconds=0.5))
+    with pytest.raises(FetchError, match="cannot fetch"):
+        fetch(f"http://127.0.0.1:{closed_port()}/", LOCAL)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1/", "loopback"),
+        ("http://localhost:8080/x", "loopback"),
+        ("http://[::1]/", "loopback"),
+        ("http://10.1.2.3/", "private"),
+        ("http://192.168.0.10/", "private"),
+        ("http://172.16.5.5/", "private"),
+        ("http://100.64.1.1/", "private"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://[fe80::1]/", "link-local"),
+        ("http://[::ffff:127.0.0.1]/", "loopback"),
+        ("http://0.0.0.0/", "private"),
+        ("http://224.0.0.1/", "reserved"),
+        ("file:///etc/passwd", "only http and https"),
+        ("ftp://example.com/x", "only http and https"),
+        ("gopher://127.0.0.1/", "only http and https"),
+        ("http://user:pw@example.com/", "credentials"),
+        ("http:///nohost", "no host"),
+    ],
+)
+def test_refuses_non_public_destinations_by_default(url, reason):
+    with pytest.raises(BlockedURL, match=reason):
+        check_url(url, FetchPolicy())
+
+
+def test_redirects_are_rechecked(server):
+    # The first hop is allowed (allowlisted), the redirect target is not.
+    with pytest.raises(BlockedURL, match="link-local"):
+        fetch(f"{server}/to-metadata", LOCAL)
+    with pytest.raises(BlockedURL, match="loopback"):
+        fetch(f"{server}/to-loopback-2", LOCAL)
+
+
+def test_allowlist_by_network_and_allow_private(server):
+    assert fetch(f"{server}/article", FetchPolicy(allowlist=("127.0.0.0/8",))).content
+    assert fetch(f"{server}/article", FetchPolicy(allow_private=True)).content
+    with pytest.raises(BlockedURL):
+        fetch(f"{server}/article", FetchPolicy())
+
+
+def test_unresolvable_host_is_a_clear_error():
+    with pytest.raises(FetchError, match="cannot resolve host"):
+        check_url("http://no-such-host.invalid/", FetchPolicy())
