@@ -256,11 +256,11 @@ def run(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Start the Discord bot (DISCORD_TOKEN from the environment or .env)."""
-    from bot.runner import run_bot
-
     settings = load_settings(data_dir=data_dir)
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         raise fail("DISCORD_TOKEN is not set (put it in the environment or in .env)", 2)
+    from bot.runner import run_bot
+
     try:
         run_bot(settings, sync_guild=sync_guild)
     except CitebotError as exc:
