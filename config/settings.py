@@ -79,9 +79,7 @@ class Settings(BaseSettings):
     guild_ingests_per_hour: int = Field(30, ge=0)
 
     # Discord
-    discord_token: SecretStr | None = Field(
-        None, validation_alias=AliasChoices("DISCORD_TOKEN", "discord_token")
-    )
+    discord_token: SecretStr | None = Field(None, validation_alias=AliasChoices("DISCORD_TOKEN", "discord_token"))
     discord_api_base: str = "https://discord.com/api/v10"
     dm_namespace: str = "dm"
     cooldown_seconds: float = Field(5.0, ge=0)

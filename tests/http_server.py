@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -12,8 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 Route = Callable[[BaseHTTPRequestHandler], None]
 
 
-def send(handler: BaseHTTPRequestHandler, status: int, body: bytes = b"", content_type: str = "text/html",
-         headers: dict[str, str] | None = None) -> None:
+def send(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes = b"",
+    content_type: str = "text/html",
+    headers: dict[str, str] | None = None,
+) -> None:
     handler.send_response(status)
     handler.send_header("Content-Type", content_type)
     handler.send_header("Content-Length", str(len(body)))
@@ -28,7 +34,7 @@ def serve(routes: dict[str, Route]) -> Iterator[str]:
     """Serve ``routes`` (path -> handler function); yields the base URL."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             route = routes.get(self.path.split("?", 1)[0])
             if route is None:
                 send(self, 404, b"not found", "text/plain")
@@ -52,10 +58,8 @@ def serve(routes: dict[str, Route]) -> Iterator[str]:
 def slow(seconds: float) -> Route:
     def route(handler: BaseHTTPRequestHandler) -> None:
         time.sleep(seconds)
-        try:
+        with contextlib.suppress(OSError):  # the client gave up: that is the point
             send(handler, 200, b"<p>late</p>")
-        except OSError:
-            pass
 
     return route
 

@@ -39,7 +39,10 @@ def test_console_script_answers_from_the_sample_on_a_fresh_store(tmp_path: Path)
     env = {**os.environ, "CITEBOT_DATA_DIR": str(tmp_path / "fresh")}
     proc = subprocess.run(
         [sys.executable, "-m", "citebot", "ask", "What did Pompeo demand?"],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     assert POMPEO in proc.stdout
@@ -62,12 +65,16 @@ def test_ask_json_contract(cli):
 
 def test_batch_ask_and_search_keep_order(cli, tmp_path: Path):
     questions = tmp_path / "q.txt"
-    questions.write_text("What did Pompeo demand?\n\nWho is the spokesman for Iran's Foreign Ministry?\nWhat is the capital of Peru?\n")
+    questions.write_text(
+        "What did Pompeo demand?\n\nWho is the spokesman for Iran's Foreign Ministry?\nWhat is the capital of Peru?\n"
+    )
     code, out, _ = cli("ask", "--questions", str(questions), "--json")
     assert code == 0
     objs = lines(out)
     assert [o["question"] for o in objs] == [
-        "What did Pompeo demand?", "Who is the spokesman for Iran's Foreign Ministry?", "What is the capital of Peru?"
+        "What did Pompeo demand?",
+        "Who is the spokesman for Iran's Foreign Ministry?",
+        "What is the capital of Peru?",
     ]
     assert [o["abstained"] for o in objs] == [False, False, True]
     code, out, _ = cli("search", "--questions", str(questions), "--json", "-k", "2")
@@ -147,7 +154,7 @@ def test_namespaces_are_separate(cli, tmp_path: Path):
     ],
 )
 def test_bad_questions_exit_2_with_one_line(cli, args, message):
-    code, out, err = cli(*args)
+    code, _, err = cli(*args)
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 

@@ -21,7 +21,9 @@ def routes(base_holder: dict):
         "/to-article": lambda h: send(h, 302, headers={"Location": "/article"}),
         "/loop": lambda h: send(h, 302, headers={"Location": "/loop"}),
         "/to-metadata": lambda h: send(h, 302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}),
-        "/to-loopback-2": lambda h: send(h, 302, headers={"Location": f"http://127.0.0.2:{base_holder['port']}/article"}),
+        "/to-loopback-2": lambda h: send(
+            h, 302, headers={"Location": f"http://127.0.0.2:{base_holder['port']}/article"}
+        ),
         "/slow": slow(5),
     }
 

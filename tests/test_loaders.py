@@ -48,7 +48,10 @@ def test_html_extraction_drops_navigation_share_and_comments():
 def test_pdf_text_and_metadata(tmp_path: Path):
     path = make_pdf(
         tmp_path / "report.pdf",
-        ["Solar panels on the school roof produced 120 megawatt hours last year.", "The board approved a second array."],
+        [
+            "Solar panels on the school roof produced 120 megawatt hours last year.",
+            "The board approved a second array.",
+        ],
     )
     doc = load_path(path)
     assert "120 megawatt hours" in doc.text
@@ -69,7 +72,12 @@ def test_latin1_text_is_decoded():
         (b"hello", "image.png", UnsupportedSource, "unsupported type"),
         (b"not a pdf at all", "fake.pdf", UnsupportedSource, "not a PDF"),
         (b"%PDF-1.4 garbage that is no pdf", "broken.pdf", UnsupportedSource, "PDF"),
-        (b"<html><head><title>t</title></head><body><script>x()</script></body></html>", "empty.html", EmptyDocument, "no article text"),
+        (
+            b"<html><head><title>t</title></head><body><script>x()</script></body></html>",
+            "empty.html",
+            EmptyDocument,
+            "no article text",
+        ),
     ],
 )
 def test_bad_inputs_raise_clear_errors(data, name, error, message):

@@ -29,7 +29,9 @@ def test_paragraph_numbers_follow_blank_lines():
 
 
 def test_list_items_and_short_lines_are_sentences_but_wrapped_lines_are_not():
-    text = "Headline\n- one\n- two\nThis is a long wrapped line of prose that goes past sixty characters\nand continues."
+    text = (
+        "Headline\n- one\n- two\nThis is a long wrapped line of prose that goes past sixty characters\nand continues."
+    )
     assert texts(text) == [
         "Headline",
         "- one",

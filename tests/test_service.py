@@ -231,7 +231,9 @@ def test_recover_finishes_a_crashed_replacement(fast_service):
     new = doc("New text of the story, longer now.", "story")
     # Crash after the catalog switch, before the old vectors were deleted.
     fast_service.catalog.journal_begin(ns, "add", new.id, 1, [(old.id, 1)])
-    fast_service.store.upsert(ns, chunk_ids(new.id, 1), fast_service.embedder.embed_documents([new.text]), [new.text], [{"doc_id": new.id}])
+    fast_service.store.upsert(
+        ns, chunk_ids(new.id, 1), fast_service.embedder.embed_documents([new.text]), [new.text], [{"doc_id": new.id}]
+    )
     from retrieval.chunking import segment
 
     seg = segment(new.id, new.text, fast_service.chunker)
