@@ -777,6 +777,7 @@ class DiscordEmulator:
         self.dispatched: list[JSON] = []
         self.identify_payload: JSON | None = None
         self._sessions: dict[str, _Session] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
         # Default world
         self.bot_token = "emulator-bot-token"
@@ -1363,8 +1364,6 @@ class DiscordEmulator:
         task = asyncio.get_running_loop().create_task(self.dispatch(event, data))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    _background: set[asyncio.Task[None]] = set()
 
     # ======================================================================================
     # Message storage
@@ -2417,17 +2416,17 @@ class DiscordEmulator:
         with_response = req.query.get("with_response", "").lower() in ("1", "true")
         interaction_info: JSON = {"id": str(handle.id), "type": handle.type}
         resource: JSON | None = None
-        if rtype in (4, 7, 9) or rtype == 5 or rtype == 6 or rtype == 8:
-            if rtype in (4, 7):
-                self._record_outgoing("interaction_response", req, data, interaction_id=handle.id,
-                                      channel_id=int(handle.payload["channel_id"]))
+        out = self._record_outgoing(
+            "interaction_response", req, {"type": rtype, **data}, interaction_id=handle.id,
+            channel_id=int(handle.payload["channel_id"]),
+        )
         handle._set_response({"type": rtype, "data": copy.deepcopy(data)})
         if rtype == 4:
             flags = int(data.get("flags") or 0) & (EPHEMERAL | 4 | 4096)
             msg = self._interaction_message(handle, data, self._uploads_to_attachments(req.files), flags)
             self._store_message(msg)
             handle.original_message_id = int(msg["id"])
-            self._outgoing[-1].message_id = int(msg["id"])
+            out.message_id = int(msg["id"])
             interaction_info.update(
                 response_message_id=msg["id"], response_message_loading=False,
                 response_message_ephemeral=bool(flags & EPHEMERAL),
@@ -2461,8 +2460,8 @@ class DiscordEmulator:
                 target.update(before)
                 handle.response = None
                 raise ApiError(400, 50006, "Cannot send an empty message")
-            handle.edits.append(self._outgoing[-1])
-            self._outgoing[-1].message_id = int(target["id"])
+            handle.edits.append(out)
+            out.message_id = int(target["id"])
             resource = {"type": 7, "message": self._public(target)}
             handle._set_final(self._public(target))
             if not target["flags"] & EPHEMERAL:
