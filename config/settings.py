@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     embedding_model: str = "all-MiniLM-L6-v2"
     embedding_batch_size: int = Field(32, ge=1)
     embedding_device: str = "cpu"
+    embedding_backend: Literal["auto", "onnx", "torch"] = "auto"
+    model_cache_dir: Path | None = None  # default: $XDG_CACHE_HOME/citebot or ~/.cache/citebot
 
     # Chunking (characters; a chunk never cuts a sentence)
     chunk_size: int = Field(600, ge=100)

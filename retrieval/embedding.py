@@ -158,17 +158,45 @@ class HashingEmbedder:
         return chunk_vectors, span_vectors
 
 
-_cache: dict[tuple[str, str, int], SentenceTransformerEmbedder] = {}
+_cache: dict[tuple, Embedder] = {}
 _cache_lock = threading.Lock()
 
 
-def load_embedder(model: str, device: str = "cpu", batch_size: int = 32) -> SentenceTransformerEmbedder:
-    """The process-wide embedder for ``model`` (loaded on first use only)."""
-    key = (model, device, batch_size)
+def load_embedder(
+    model: str,
+    device: str = "cpu",
+    batch_size: int = 32,
+    backend: str = "auto",
+    cache_dir: Path | None = None,
+) -> Embedder:
+    """The process-wide embedder for ``model`` (loaded on first use only).
+
+    ``backend``: "onnx" runs a cached ONNX export on onnxruntime (fast to load; exact for
+    mean-pooled models), "torch" runs sentence-transformers, "auto" picks onnx when the
+    model is a local mean-pooled one and the device is the CPU.
+    """
+    key = (model, device, batch_size, backend, str(cache_dir))
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = SentenceTransformerEmbedder(model, device, batch_size)
+            _cache[key] = _load(model, device, batch_size, backend, cache_dir)
         return _cache[key]
+
+
+def _load(model: str, device: str, batch_size: int, backend: str, cache_dir: Path | None) -> Embedder:
+    path = Path(resolve_model(model))
+    if backend != "torch" and device == "cpu":
+        from retrieval import onnx_embedding
+
+        if onnx_embedding.supports(path):
+            cache = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "citebot"
+            try:
+                return onnx_embedding.OnnxEmbedder(model, path, cache / "onnx", batch_size)
+            except Exception as exc:  # fall back to sentence-transformers, loudly
+                if backend == "onnx":
+                    raise StoreError(f"cannot load {model!r} with onnxruntime: {exc}") from exc
+        elif backend == "onnx":
+            raise StoreError(f"{model!r} is not a local mean-pooled model; use embedding_backend = 'torch'")
+    return SentenceTransformerEmbedder(model, device, batch_size)
 
 
 class LangChainEmbeddings:

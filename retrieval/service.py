@@ -127,7 +127,10 @@ class CitebotService:
             with self._embedder_lock:
                 if self._embedder is None:
                     s = self.settings
-                    self._embedder = load_embedder(s.embedding_model, s.embedding_device, s.embedding_batch_size)
+                    self._embedder = load_embedder(
+                        s.embedding_model, s.embedding_device, s.embedding_batch_size, s.embedding_backend,
+                        s.model_cache_dir,
+                    )
         return self._embedder
 
     @property

@@ -1,0 +1,167 @@
+"""ONNX Runtime backend for mean-pooled, normalised sentence-transformers models.
+
+Importing sentence-transformers (torch, transformers, scikit-learn) takes ~6 s on two
+cores, longer than the whole cold-start budget. For models that are a transformer plus
+mean pooling plus normalisation (all-MiniLM-L6-v2 among them) the same vectors come from
+an ONNX export of the transformer run by onnxruntime and the model's own tokenizer.json,
+which load in well under a second. The export is made once, with torch, on first use, and
+cached; ``tests/test_embedding.py`` checks the vectors match sentence-transformers'.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from retrieval.embedding import Spans, _normalise_rows
+
+EXPORT_VERSION = 1
+
+
+def supports(model_dir: Path) -> bool:
+    """Is ``model_dir`` a local sentence-transformers model this backend reproduces exactly?"""
+    try:
+        modules = json.loads((model_dir / "modules.json").read_text())
+        types = [m["type"].rsplit(".", 1)[-1] for m in modules]
+        if types not in (["Transformer", "Pooling", "Normalize"], ["Transformer", "Pooling"]):
+            return False
+        pooling = json.loads((model_dir / modules[1]["path"] / "config.json").read_text())
+        mean_only = pooling.get("pooling_mode_mean_tokens") and not any(
+            v for k, v in pooling.items() if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens"
+        )
+        return bool(mean_only) and (model_dir / "tokenizer.json").exists()
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return False
+
+
+def _fingerprint(model_dir: Path) -> str:
+    digest = hashlib.sha256(f"v{EXPORT_VERSION}".encode())
+    for name in ("config.json", "modules.json", "tokenizer.json"):
+        digest.update((model_dir / name).read_bytes())
+    weights = model_dir / "model.safetensors"
+    if weights.exists():
+        stat = weights.stat()
+        digest.update(f"{stat.st_size}".encode())
+    return digest.hexdigest()[:16]
+
+
+def export(model_dir: Path, target: Path) -> Path:
+    """Export the model's transformer to ONNX at ``target`` (atomically)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    model = AutoModel.from_pretrained(str(model_dir)).eval()
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            return self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    sample = tokenizer(["a sample sentence to trace the graph"], return_tensors="pt")
+    token_type_ids = sample.get("token_type_ids", torch.zeros_like(sample["input_ids"]))
+    axes = {0: "batch", 1: "sequence"}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(f".{os.getpid()}.partial")
+    with torch.no_grad():
+        torch.onnx.export(
+            LastHiddenState(model),
+            (sample["input_ids"], sample["attention_mask"], token_type_ids),
+            str(partial),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "last_hidden_state": axes},
+            opset_version=17,
+            dynamo=False,
+        )
+    os.replace(partial, target)
+    return target
+
+
+class OnnxEmbedder:
+    """The ``Embedder`` protocol on onnxruntime; vectors equal sentence-transformers' (1e-5)."""
+
+    def __init__(self, name: str, model_dir: Path, cache_dir: Path, batch_size: int = 32) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.name = name
+        self.batch_size = batch_size
+        self.texts_embedded = 0
+        onnx_path = cache_dir / f"{model_dir.name}-{_fingerprint(model_dir)}.onnx"
+        if not onnx_path.exists():
+            export(model_dir, onnx_path)
+        max_len = json.loads((model_dir / "sentence_bert_config.json").read_text()).get("max_seq_length", 256)
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.no_padding()  # padding is done here, with a real attention mask
+        self._tokenizer.enable_truncation(max_length=max_len)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = min(4, os.cpu_count() or 1)
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.dimension = int(self._session.get_outputs()[0].shape[-1] or 0) or self._probe_dimension()
+        self._lock = threading.Lock()
+
+    def _probe_dimension(self) -> int:
+        return int(self._run(["probe"])[0].shape[-1])
+
+    def _run(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list]:
+        encodings = self._tokenizer.encode_batch(list(texts))
+        length = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), length), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for i, e in enumerate(encodings):
+            ids[i, : len(e.ids)] = e.ids
+            mask[i, : len(e.ids)] = e.attention_mask
+        hidden = self._session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        return hidden, mask, encodings
+
+    def _batches(self, texts: Sequence[str]):
+        # Sorting by length keeps padding (wasted compute) low within a batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            picked = order[start : start + self.batch_size]
+            with self._lock:
+                self.texts_embedded += len(picked)
+                yield picked, self._run([texts[i] for i in picked])
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for picked, (hidden, mask, _) in self._batches(texts):
+            pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+            out[picked] = _normalise_rows(pooled)
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+    def embed_chunks(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[np.ndarray, list[np.ndarray]]:
+        chunk_vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        span_vectors: list[np.ndarray] = [np.zeros((0, self.dimension), np.float32)] * len(texts)
+        for picked, (hidden, mask, encodings) in self._batches(texts):
+            for row, i in enumerate(picked):
+                length = int(mask[row].sum())
+                tokens = hidden[row, :length]
+                chunk_vectors[i] = _normalise_rows(tokens.mean(axis=0, keepdims=True))[0]
+                offsets = np.asarray(encodings[row].offsets[:length]).reshape(-1, 2)
+                real = offsets[:, 1] > offsets[:, 0]  # skips [CLS]/[SEP]
+                vectors = np.empty((len(spans[i]), self.dimension), dtype=np.float32)
+                for j, (s, e) in enumerate(spans[i]):
+                    inside = real & (offsets[:, 0] >= s) & (offsets[:, 1] <= e)
+                    # A sentence past the model's window falls back to its chunk's vector.
+                    vectors[j] = tokens[inside].mean(axis=0) if inside.any() else chunk_vectors[i]
+                span_vectors[i] = _normalise_rows(vectors)
+        return chunk_vectors, span_vectors
