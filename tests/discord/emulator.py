@@ -76,8 +76,21 @@ Inspecting what happened
 ``ack_latencies()``, ``commands(guild_id=None)``, ``reactions``, ``typing``, ``threads``,
 ``heartbeats`` / ``max_heartbeat_gap()``, ``identify_payload`` / ``intents``,
 ``gateway_connections``, ``dispatched`` (all gateway events sent).
+``iter_messages()``, ``requests_to(method, path_regex)``, ``member_permissions(gid, uid)``.
 Waiting: ``wait_for_bot_message(channel_id=..., predicate=..., timeout=...)``,
 ``wait_until(condition, timeout)``, ``wait_identified(timeout)``.
+``message_text(msg)`` renders everything a user reads in a message (content, embeds, labels).
+
+Running a client
+----------------
+``async with run_client(client, emu.bot_token): ...`` starts a discord.py client, waits for
+READY and closes it cleanly.  Create clients with ``guild_ready_timeout=0.05``: discord.py
+otherwise waits 2 s after the last GUILD_CREATE before ``on_ready``.  ``await emu.disconnect(4000)``
+drops the gateway connection; discord.py reconnects and RESUMEs (missed events are replayed).
+
+Pytest fixtures (``tests/discord/conftest.py``): ``emulator`` (started, discord.py pointed at
+it, stopped and restored at teardown) and ``emulator_factory`` (``await emulator_factory(**kwargs)``
+for non-default settings such as ``heartbeat_interval_ms`` or ``ack_deadline``).
 
 Failure injection
 -----------------
@@ -102,11 +115,11 @@ import socket
 import time
 import urllib.parse
 import zlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 try:  # discord.py prefers zstd-stream when zstandard is importable; mirror that capability.
     import zstandard
@@ -124,6 +137,7 @@ __all__ = [
     "RecordedRequest",
     "message_text",
     "point_discord_py_at",
+    "run_client",
 ]
 
 T = TypeVar("T")
@@ -214,6 +228,30 @@ def point_discord_py_at(base_url: str, gateway_url: str) -> _Restore:
     return restore
 
 
+@contextlib.asynccontextmanager
+async def run_client(client: Any, token: str, *, ready_timeout: float = 10.0) -> AsyncIterator[Any]:
+    """Start a discord.py client, wait for READY, yield it, and close it cleanly afterwards.
+
+    Create the client with ``guild_ready_timeout=0.05`` (or similar): discord.py waits that
+    long after the last GUILD_CREATE before dispatching ``on_ready`` (default 2 s).
+    """
+    task = asyncio.create_task(client.start(token))
+    ready = asyncio.create_task(client.wait_until_ready())
+    try:
+        done, _ = await asyncio.wait({task, ready}, timeout=ready_timeout, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()  # re-raise the start() failure
+            raise RuntimeError("client.start() returned before READY")
+        if ready not in done:
+            raise TimeoutError(f"client not ready after {ready_timeout}s")
+        yield client
+    finally:
+        ready.cancel()
+        await client.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5.0)
+
+
 # --------------------------------------------------------------------------------------------
 # Records
 # --------------------------------------------------------------------------------------------
@@ -253,7 +291,6 @@ class Outgoing:
     channel_id: int | None = None
     message_id: int | None = None
     interaction_id: int | None = None
-    accepted: bool = True
 
     @property
     def allowed_mentions(self) -> JSON | None:
@@ -410,7 +447,11 @@ def validate_components(components: list[JSON] | None, errors: _FormErrors) -> N
             errors.add(f"{p}.components", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.")
         selects = [c for c in children if c.get("type") in (3, 5, 6, 7, 8)]
         if selects and len(children) > 1:
-            errors.add(f"{p}.components", "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "The specified component exceeds the maximum width")
+            errors.add(
+                f"{p}.components",
+                "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
+                "The specified component exceeds the maximum width",
+            )
         if len(children) > 5:
             errors.add(f"{p}.components", "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.")
         for j, comp in enumerate(children):
@@ -434,7 +475,11 @@ def validate_components(components: list[JSON] | None, errors: _FormErrors) -> N
                 else:
                     errors.max_len(f"{cp}.custom_id", custom_id, 100, 1)
                     if custom_id in seen:
-                        errors.add(f"{cp}.custom_id", "COMPONENT_CUSTOM_ID_DUPLICATED", "Component custom id cannot be duplicated")
+                        errors.add(
+                            f"{cp}.custom_id",
+                            "COMPONENT_CUSTOM_ID_DUPLICATED",
+                            "Component custom id cannot be duplicated",
+                        )
                     seen.add(custom_id)
             if comp.get("type") == 3:
                 options = comp.get("options") or []
@@ -469,7 +514,9 @@ def validate_commands(commands: list[JSON], errors: _FormErrors) -> None:
         name = cmd.get("name") or ""
         key = (ctype, name)
         if key in names:
-            errors.add(f"{i}.name", "APPLICATION_COMMANDS_DUPLICATE_NAME", f"Application command names must be unique: {name}")
+            errors.add(
+                f"{i}.name", "APPLICATION_COMMANDS_DUPLICATE_NAME", f"Application command names must be unique: {name}"
+            )
         names.add(key)
         if ctype == 1:
             _validate_chat_input_named(f"{i}", cmd, errors)
@@ -477,7 +524,9 @@ def validate_commands(commands: list[JSON], errors: _FormErrors) -> None:
         else:
             errors.max_len(f"{i}.name", name, 32, 1)
             if cmd.get("description"):
-                errors.add(f"{i}.description", "CONTEXT_MENU_DESCRIPTION", "Context menu commands cannot have a description")
+                errors.add(
+                    f"{i}.description", "CONTEXT_MENU_DESCRIPTION", "Context menu commands cannot have a description"
+                )
     if counts[1] > 100:
         errors.add("", "BASE_TYPE_MAX_LENGTH", "Maximum number of application commands reached (100)")
     for t in (2, 3):
@@ -518,7 +567,11 @@ def _validate_options(path: str, options: list[JSON], errors: _FormErrors, depth
             continue
         if opt.get("required"):
             if seen_optional:
-                errors.add(p, "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID", "Required options must be placed before non-required options")
+                errors.add(
+                    p,
+                    "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+                    "Required options must be placed before non-required options",
+                )
         else:
             seen_optional = True
         choices = opt.get("choices") or []
@@ -529,7 +582,11 @@ def _validate_options(path: str, options: list[JSON], errors: _FormErrors, depth
             if isinstance(ch.get("value"), str):
                 errors.max_len(f"{p}.choices.{k}.value", ch.get("value"), 100, 1)
         if choices and opt.get("autocomplete"):
-            errors.add(f"{p}.autocomplete", "APPLICATION_COMMAND_OPTION_AUTOCOMPLETE", "Autocomplete cannot be set with choices")
+            errors.add(
+                f"{p}.autocomplete",
+                "APPLICATION_COMMAND_OPTION_AUTOCOMPLETE",
+                "Autocomplete cannot be set with choices",
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -553,6 +610,15 @@ def message_text(msg: JSON) -> str:
         for c in row.get("components") or []:
             parts.append(c.get("label") or "")
     return "\n".join(p for p in parts if p)
+
+
+def _json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    # discord.py only parses bodies whose content-type is exactly "application/json" (no charset).
+    return web.Response(
+        body=json.dumps(data).encode(),
+        status=status,
+        headers={**(headers or {}), "Content-Type": "application/json"},
+    )
 
 
 def _free_port() -> int:
@@ -807,6 +873,8 @@ class DiscordEmulator:
         await site.start()
 
     async def stop(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         for conn in self.gateway_connections:
             if not conn.ws.closed:
                 with contextlib.suppress(Exception):
@@ -1114,13 +1182,7 @@ class DiscordEmulator:
             if not o.has_visible_content:
                 continue
             am = o.allowed_mentions
-            if (
-                am is None
-                or am.get("parse")
-                or am.get("users")
-                or am.get("roles")
-                or am.get("replied_user")
-            ):
+            if am is None or am.get("parse") or am.get("users") or am.get("roles") or am.get("replied_user"):
                 unsafe.append(o)
         return unsafe
 
@@ -1230,8 +1292,12 @@ class DiscordEmulator:
                 }
                 if inj.is_global:
                     headers["X-RateLimit-Global"] = "true"
-                body = {"message": "You are being rate limited.", "retry_after": inj.retry_after, "global": inj.is_global}
-                return web.json_response(body, status=429, headers=headers)
+                body = {
+                    "message": "You are being rate limited.",
+                    "retry_after": inj.retry_after,
+                    "global": inj.is_global,
+                }
+                return _json_response(body, status=429, headers=headers)
         return None
 
     # ======================================================================================
@@ -1257,7 +1323,9 @@ class DiscordEmulator:
         conn = GatewayConnection(ws=ws, query=query, compressor=compressor, opened_at=time.monotonic())
         self.gateway_connections.append(conn)
         try:
-            await self._send(conn, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}, "s": None, "t": None})
+            await self._send(
+                conn, {"op": 10, "d": {"heartbeat_interval": self.heartbeat_interval_ms}, "s": None, "t": None}
+            )
             conn.hello_at = time.monotonic()
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -1284,7 +1352,7 @@ class DiscordEmulator:
 
     async def _on_gateway_op(self, conn: GatewayConnection, payload: JSON) -> None:
         op = payload.get("op")
-        d = payload.get("d")
+        d: Any = payload.get("d") or {}
         if op == 1:  # heartbeat
             self.heartbeats.append(time.monotonic())
             await self._send(conn, {"op": 11, "d": None, "s": None, "t": None})
@@ -1300,17 +1368,17 @@ class DiscordEmulator:
             for gid in self.guilds:
                 await self._dispatch_to(conn, session, "GUILD_CREATE", self.guild_payload(gid))
         elif op == 6:  # resume
-            session = self._sessions.get(d.get("session_id"))
-            if session is None:
+            known = self._sessions.get(d.get("session_id") or "")
+            if known is None:
                 await self._send(conn, {"op": 9, "d": False, "s": None, "t": None})
                 return
-            conn.session_id = session.session_id
-            for event in [e for e in session.sent if e["s"] > int(d.get("seq") or 0)]:
+            conn.session_id = known.session_id
+            for event in [e for e in known.sent if e["s"] > int(d.get("seq") or 0)]:
                 await self._send(conn, event)
-            await self._dispatch_to(conn, session, "RESUMED", {})
+            await self._dispatch_to(conn, known, "RESUMED", {})
         elif op == 8:  # request guild members
-            session = self._sessions.get(conn.session_id or "")
-            if session is None:
+            current = self._sessions.get(conn.session_id or "")
+            if current is None:
                 return
             gid = int(d["guild_id"] if not isinstance(d["guild_id"], list) else d["guild_id"][0])
             members = list(self.guilds[gid]["members"].values()) if gid in self.guilds else []
@@ -1323,7 +1391,7 @@ class DiscordEmulator:
             }
             if d.get("nonce") is not None:
                 chunk["nonce"] = d["nonce"]
-            await self._dispatch_to(conn, session, "GUILD_MEMBERS_CHUNK", chunk)
+            await self._dispatch_to(conn, current, "GUILD_MEMBERS_CHUNK", chunk)
         self._notify()
 
     def _ready_payload(self, session: _Session) -> JSON:
@@ -1356,6 +1424,12 @@ class DiscordEmulator:
         for conn, session in self._identified_sessions():
             await self._dispatch_to(conn, session, event, copy.deepcopy(data))
         self._notify()
+
+    async def disconnect(self, code: int = 4000) -> None:
+        """Close every gateway connection with ``code``; with 4000 discord.py reconnects and RESUMEs."""
+        for conn in self.gateway_connections:
+            if not conn.ws.closed:
+                await conn.ws.close(code=code, message=b"emulator disconnect")
 
     def _dispatch_soon(self, event: str, data: JSON) -> None:
         """Dispatch from synchronous code (no-op before anyone connected)."""
@@ -1447,8 +1521,14 @@ class DiscordEmulator:
             if referenced is None:
                 if ref.get("fail_if_not_exists", True):
                     raise ApiError(
-                        400, 50035, "Invalid Form Body",
-                        {"message_reference": {"_errors": [{"code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "message": "Unknown message"}]}},
+                        400,
+                        50035,
+                        "Invalid Form Body",
+                        {
+                            "message_reference": {
+                                "_errors": [{"code": "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "message": "Unknown message"}]
+                            }
+                        },
                     )
             else:
                 msg["referenced_message"] = self._public(referenced)
@@ -1526,19 +1606,30 @@ class DiscordEmulator:
         *,
         author: JSON | int | None = None,
         channel_id: int | None = None,
+        guild_id: int | None = None,
         dm: bool = False,
         mentions: list[JSON | int] | None = None,
         message_reference: int | JSON | None = None,
         attachments: list[JSON] | None = None,
         embeds: list[JSON] | None = None,
     ) -> JSON:
-        """A user posts a message (MESSAGE_CREATE). Mentioning the bot: ``mentions=[emu.bot_user]``
-        or ``<@bot_id>`` in the content.  ``dm=True`` posts in the author's DM with the bot."""
+        """A user posts a message (MESSAGE_CREATE) and returns it as stored.
+
+        Mention the bot with ``mentions=[emu.bot_user]`` or ``<@bot_id>`` in the content.
+        ``dm=True`` posts in the author's DM with the bot; ``guild_id`` alone picks that guild's
+        first channel; the default is ``emu.channel_id``.
+        """
         author_d = self._user(author)
         if dm:
             cid = int(self.dm_channel(author_d)["id"])
+        elif channel_id is None and guild_id is not None:
+            cid = self.guilds[int(guild_id)]["channel_ids"][0]
         else:
             cid = int(channel_id or self.channel_id)
+        channel = self.channels[cid]
+        if channel.get("guild_id") and int(author_d["id"]) not in self.guilds[int(channel["guild_id"])]["members"]:
+            member = self.add_member(int(channel["guild_id"]), author_d, _dispatch=False)
+            await self.dispatch("GUILD_MEMBER_ADD", {**member, "guild_id": channel["guild_id"]})
         payload: JSON = {"content": content, "embeds": embeds or []}
         if message_reference is not None:
             ref_id = message_reference["id"] if isinstance(message_reference, dict) else message_reference
@@ -1614,8 +1705,8 @@ class DiscordEmulator:
         handle = InteractionHandle(self, payload)
         self.interactions[handle.id] = handle
         self._interactions_by_token[handle.token] = handle
+        handle.created_at = time.monotonic()  # the ack clock starts as the event goes on the wire
         await self.dispatch("INTERACTION_CREATE", payload)
-        handle.created_at = time.monotonic()  # the ack clock starts when the event is on the wire
         return handle
 
     def _command_lookup(self, name: str, ctype: int, guild_id: int | None) -> JSON | None:
@@ -1679,14 +1770,25 @@ class DiscordEmulator:
                     o["type"] = 3 if o["type"] == 11 else o["type"]
         if subcommand is not None:
             opts = [{"name": subcommand, "type": 1, "options": opts}]
-        gid = None if dm else int(guild_id or self.channels[int(channel_id or self.channel_id)].get("guild_id") or self.guild_id)
+        gid = (
+            None
+            if dm
+            else int(guild_id or self.channels[int(channel_id or self.channel_id)].get("guild_id") or self.guild_id)
+        )
         data = self._command_data(name, 1, gid)
         data["options"] = opts
         if resolved:
             data["resolved"] = resolved
         itype = 4 if _focused is not None else 2
         payload = self._interaction_base(
-            itype, data, user=user, channel_id=channel_id, guild_id=guild_id, dm=dm, permissions=permissions, locale=locale
+            itype,
+            data,
+            user=user,
+            channel_id=channel_id,
+            guild_id=guild_id,
+            dm=dm,
+            permissions=permissions,
+            locale=locale,
         )
         return await self.dispatch_interaction(payload)
 
@@ -1737,7 +1839,9 @@ class DiscordEmulator:
         payload["message"] = msg
         return await self.dispatch_interaction(payload)
 
-    async def select_values(self, message_id: int, custom_id: str, values: list[str], **kwargs: Any) -> InteractionHandle:
+    async def select_values(
+        self, message_id: int, custom_id: str, values: list[str], **kwargs: Any
+    ) -> InteractionHandle:
         """A user picks options in a string select."""
         return await self.click_button(message_id, custom_id, component_type=3, values=values, **kwargs)
 
@@ -1759,8 +1863,14 @@ class DiscordEmulator:
         data = self._command_data(name, 3, gid)
         data.update(target_id=target["id"], resolved={"messages": {target["id"]: target}})
         payload = self._interaction_base(
-            2, data, user=user, channel_id=None if dm else int(target["channel_id"]), guild_id=gid,
-            dm=dm, permissions=permissions, locale=locale,
+            2,
+            data,
+            user=user,
+            channel_id=None if dm else int(target["channel_id"]),
+            guild_id=gid,
+            dm=dm,
+            permissions=permissions,
+            locale=locale,
         )
         return await self.dispatch_interaction(payload)
 
@@ -1804,8 +1914,14 @@ class DiscordEmulator:
         """A user submits a modal: ``values`` maps text input custom_id -> value."""
         rows = [{"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]} for k, v in values.items()]
         payload = self._interaction_base(
-            5, {"custom_id": custom_id, "components": rows}, user=user, channel_id=channel_id,
-            guild_id=None, dm=dm, permissions=permissions, locale=locale,
+            5,
+            {"custom_id": custom_id, "components": rows},
+            user=user,
+            channel_id=channel_id,
+            guild_id=None,
+            dm=dm,
+            permissions=permissions,
+            locale=locale,
         )
         if message_id is not None:
             payload["message"] = self._component_message(message_id)
@@ -1826,7 +1942,7 @@ class DiscordEmulator:
 
     async def _unknown_handler(self, request: web.Request) -> web.Response:
         self.unknown_routes.append((request.method, request.path))
-        return web.json_response({"message": "404: Not Found", "code": 0}, status=404)
+        return _json_response({"message": "404: Not Found", "code": 0}, status=404)
 
     async def _cdn_handler(self, request: web.Request) -> web.Response:
         entry = self.attachments.get(int(request.match_info["aid"]))
@@ -1844,13 +1960,18 @@ class DiscordEmulator:
             files: list[UploadedFile] = []
             reader = await request.multipart()
             async for part in reader:
+                if not isinstance(part, BodyPartReader):
+                    continue
                 if part.name == "payload_json":
-                    payload = json.loads(await part.text())  # type: ignore[union-attr]
+                    payload = json.loads(await part.text())
                 elif part.filename is not None:
-                    data = await part.read()  # type: ignore[union-attr]
+                    data = await part.read()
                     files.append(
                         UploadedFile(
-                            part.name or "", part.filename, part.headers.get("Content-Type", "application/octet-stream"), bytes(data)
+                            part.name or "",
+                            part.filename,
+                            part.headers.get("Content-Type", "application/octet-stream"),
+                            bytes(data),
                         )
                     )
             return payload, files
@@ -1884,9 +2005,10 @@ class DiscordEmulator:
                 m = regex.match(path)
                 if m and r_method == method:
                     record.route = f"{method} {template}"
-                    if not template.startswith(("/webhooks", "/interactions", "/gateway")) and request.headers.get(
-                        "Authorization"
-                    ) != f"Bot {self.bot_token}":
+                    if (
+                        not template.startswith(("/webhooks", "/interactions", "/gateway"))
+                        and request.headers.get("Authorization") != f"Bot {self.bot_token}"
+                    ):
                         raise ApiError(401, 0, "401: Unauthorized", violation=False)
                     api_req = _ApiRequest(method, path, dict(request.query), body, files, record)
                     resp = await handler(api_req, **m.groupdict())
@@ -1894,12 +2016,12 @@ class DiscordEmulator:
                     return resp
             self.unknown_routes.append((method, path))
             record.status = 404
-            return web.json_response({"message": "404: Not Found", "code": 0}, status=404)
+            return _json_response({"message": "404: Not Found", "code": 0}, status=404)
         except ApiError as exc:
             if exc.violation:
                 self.violations.append((record.route or f"{method} {path}", exc.message + self._error_detail(exc)))
             record.status = exc.status
-            return web.json_response(exc.body(), status=exc.status)
+            return _json_response(exc.body(), status=exc.status)
         finally:
             self._notify()
 
@@ -1919,14 +2041,25 @@ class DiscordEmulator:
         walk(exc.errors, "")
         return " — " + "; ".join(items)
 
-    def _record_outgoing(self, kind: str, req: _ApiRequest, payload: JSON, **ids: int | None) -> Outgoing:
+    def _record_outgoing(
+        self,
+        kind: str,
+        req: _ApiRequest,
+        payload: JSON,
+        *,
+        channel_id: int | None = None,
+        message_id: int | None = None,
+        interaction_id: int | None = None,
+    ) -> Outgoing:
         out = Outgoing(
             kind=kind,
             route=req.record.route or req.path,
             payload=copy.deepcopy(payload),
             files=[f.filename for f in req.files],
             at=req.record.at,
-            **ids,
+            channel_id=channel_id,
+            message_id=message_id,
+            interaction_id=interaction_id,
         )
         self._outgoing.append(out)
         return out
@@ -1963,16 +2096,16 @@ class DiscordEmulator:
     # REST routes
     # ======================================================================================
 
-    def _register_routes(self) -> None:  # noqa: C901 - a flat table of small handlers
+    def _register_routes(self) -> None:
         route = self._route
 
         @route("GET", "/gateway")
         async def get_gateway(req: _ApiRequest) -> web.Response:
-            return web.json_response({"url": self.gateway_url})
+            return _json_response({"url": self.gateway_url})
 
         @route("GET", "/gateway/bot")
         async def get_gateway_bot(req: _ApiRequest) -> web.Response:
-            return web.json_response(
+            return _json_response(
                 {
                     "url": self.gateway_url,
                     "shards": 1,
@@ -1982,17 +2115,17 @@ class DiscordEmulator:
 
         @route("GET", "/users/@me")
         async def get_me(req: _ApiRequest) -> web.Response:
-            return web.json_response(self.bot_user)
+            return _json_response(self.bot_user)
 
         @route("GET", "/users/{user_id}")
         async def get_user(req: _ApiRequest, user_id: str) -> web.Response:
             user = self.users.get(int(user_id))
             if user is None:
                 raise ApiError(404, 10013, "Unknown User", violation=False)
-            return web.json_response(user)
+            return _json_response(user)
 
         async def app_info(req: _ApiRequest) -> web.Response:
-            return web.json_response(self._application_payload())
+            return _json_response(self._application_payload())
 
         route("GET", "/oauth2/applications/@me")(app_info)
         route("GET", "/applications/@me")(app_info)
@@ -2001,26 +2134,31 @@ class DiscordEmulator:
         async def create_dm(req: _ApiRequest) -> web.Response:
             rid = int((req.json or {}).get("recipient_id", 0))
             if rid not in self.users:
-                raise ApiError(400, 50035, "Invalid Form Body", {"recipient_id": {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": "Unknown user"}]}})
-            return web.json_response(self.dm_channel(self.users[rid]))
+                raise ApiError(
+                    400,
+                    50035,
+                    "Invalid Form Body",
+                    {"recipient_id": {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": "Unknown user"}]}},
+                )
+            return _json_response(self.dm_channel(self.users[rid]))
 
         # --- application commands ---------------------------------------------------------
 
         @route("GET", "/applications/{app_id}/commands")
         async def get_global_commands(req: _ApiRequest, app_id: str) -> web.Response:
             self._check_app(app_id)
-            return web.json_response(self._global_commands)
+            return _json_response(self._global_commands)
 
         @route("PUT", "/applications/{app_id}/commands")
         async def put_global_commands(req: _ApiRequest, app_id: str) -> web.Response:
             self._check_app(app_id)
             self._global_commands = self._overwrite_commands(req.json, None)
-            return web.json_response(self._global_commands)
+            return _json_response(self._global_commands)
 
         @route("GET", "/applications/{app_id}/guilds/{guild_id}/commands")
         async def get_guild_commands(req: _ApiRequest, app_id: str, guild_id: str) -> web.Response:
             self._check_app(app_id)
-            return web.json_response(self._guild_commands.get(int(guild_id), []))
+            return _json_response(self._guild_commands.get(int(guild_id), []))
 
         @route("PUT", "/applications/{app_id}/guilds/{guild_id}/commands")
         async def put_guild_commands(req: _ApiRequest, app_id: str, guild_id: str) -> web.Response:
@@ -2028,13 +2166,13 @@ class DiscordEmulator:
             if int(guild_id) not in self.guilds:
                 raise ApiError(404, 10004, "Unknown Guild")
             self._guild_commands[int(guild_id)] = self._overwrite_commands(req.json, int(guild_id))
-            return web.json_response(self._guild_commands[int(guild_id)])
+            return _json_response(self._guild_commands[int(guild_id)])
 
         # --- channels & messages ----------------------------------------------------------
 
         @route("GET", "/channels/{channel_id}")
         async def get_channel(req: _ApiRequest, channel_id: str) -> web.Response:
-            return web.json_response(self._channel(channel_id))
+            return _json_response(self._channel(channel_id))
 
         @route("POST", "/channels/{channel_id}/typing")
         async def typing(req: _ApiRequest, channel_id: str) -> web.Response:
@@ -2054,19 +2192,19 @@ class DiscordEmulator:
                 msgs = msgs[:limit]  # oldest-after first, then newest-first like Discord
             if "around" in req.query:
                 around = int(req.query["around"])
-                older = [m for m in msgs if int(m["id"]) <= around][-((limit + 1) // 2):]
+                older = [m for m in msgs if int(m["id"]) <= around][-((limit + 1) // 2) :]
                 newer = [m for m in msgs if int(m["id"]) > around][: limit // 2]
                 msgs = older + newer
             msgs = list(reversed(msgs))[:limit]
             intents = self._current_intents()
-            return web.json_response([self._apply_content_intent(m, intents) for m in msgs])
+            return _json_response([self._apply_content_intent(m, intents) for m in msgs])
 
         @route("GET", "/channels/{channel_id}/messages/{message_id}")
         async def get_message(req: _ApiRequest, channel_id: str, message_id: str) -> web.Response:
             msg = self._message_in(channel_id, message_id)
             if msg["flags"] & EPHEMERAL:
                 raise ApiError(404, 10008, "Unknown Message", violation=False)
-            return web.json_response(self._apply_content_intent(self._public(msg), self._current_intents()))
+            return _json_response(self._apply_content_intent(self._public(msg), self._current_intents()))
 
         @route("POST", "/channels/{channel_id}/messages")
         async def create_message(req: _ApiRequest, channel_id: str) -> web.Response:
@@ -2080,7 +2218,7 @@ class DiscordEmulator:
             self._store_message(msg)
             out.message_id = int(msg["id"])
             await self._dispatch_message("MESSAGE_CREATE", msg)
-            return web.json_response(self._public(msg))
+            return _json_response(self._public(msg))
 
         @route("PATCH", "/channels/{channel_id}/messages/{message_id}")
         async def edit_message(req: _ApiRequest, channel_id: str, message_id: str) -> web.Response:
@@ -2088,9 +2226,7 @@ class DiscordEmulator:
             if msg["author"]["id"] != self.bot_user["id"] and set(req.json or {}) - {"flags"}:
                 raise ApiError(403, 50005, "Cannot edit a message authored by another user")
             payload = self._validated(req.json, req.files, create=False)
-            self._record_outgoing(
-                "message_edit", req, payload, channel_id=int(channel_id), message_id=int(message_id)
-            )
+            self._record_outgoing("message_edit", req, payload, channel_id=int(channel_id), message_id=int(message_id))
             before = copy.deepcopy(msg)
             self._edit_message(msg, payload, self._uploads_to_attachments(req.files))
             if _message_is_empty(msg):
@@ -2098,7 +2234,7 @@ class DiscordEmulator:
                 msg.update(before)
                 raise ApiError(400, 50006, "Cannot send an empty message")
             await self._dispatch_message("MESSAGE_UPDATE", msg)
-            return web.json_response(self._public(msg))
+            return _json_response(self._public(msg))
 
         @route("DELETE", "/channels/{channel_id}/messages/{message_id}")
         async def delete_message(req: _ApiRequest, channel_id: str, message_id: str) -> web.Response:
@@ -2132,15 +2268,17 @@ class DiscordEmulator:
             msg = self._message_in(channel_id, message_id)
             if msg.get("thread"):
                 raise ApiError(400, 160004, "A thread has already been created for this message")
-            thread = await self._create_thread(channel_id, req.json or {}, thread_id=int(message_id), default_type=PUBLIC_THREAD)
+            thread = await self._create_thread(
+                channel_id, req.json or {}, thread_id=int(message_id), default_type=PUBLIC_THREAD
+            )
             msg["thread"] = copy.deepcopy(thread)
             msg["flags"] |= 32  # HAS_THREAD
-            return web.json_response(thread, status=201)
+            return _json_response(thread, status=201)
 
         @route("POST", "/channels/{channel_id}/threads")
         async def thread_without_message(req: _ApiRequest, channel_id: str) -> web.Response:
             thread = await self._create_thread(channel_id, req.json or {}, thread_id=None, default_type=PRIVATE_THREAD)
-            return web.json_response(thread, status=201)
+            return _json_response(thread, status=201)
 
         # --- guilds -----------------------------------------------------------------------
 
@@ -2151,13 +2289,13 @@ class DiscordEmulator:
             payload = self.guild_payload(int(guild_id))
             for key in ("members", "channels", "threads", "presences", "voice_states"):
                 payload.pop(key)
-            return web.json_response(payload)
+            return _json_response(payload)
 
         @route("GET", "/guilds/{guild_id}/channels")
         async def get_guild_channels(req: _ApiRequest, guild_id: str) -> web.Response:
             if int(guild_id) not in self.guilds:
                 raise ApiError(404, 10004, "Unknown Guild", violation=False)
-            return web.json_response([self.channels[c] for c in self.guilds[int(guild_id)]["channel_ids"]])
+            return _json_response([self.channels[c] for c in self.guilds[int(guild_id)]["channel_ids"]])
 
         @route("GET", "/guilds/{guild_id}/members/{user_id}")
         async def get_member(req: _ApiRequest, guild_id: str, user_id: str) -> web.Response:
@@ -2167,7 +2305,7 @@ class DiscordEmulator:
             member = g["members"].get(int(user_id))
             if member is None:
                 raise ApiError(404, 10007, "Unknown Member", violation=False)
-            return web.json_response(member)
+            return _json_response(member)
 
         # --- interactions -----------------------------------------------------------------
 
@@ -2179,7 +2317,7 @@ class DiscordEmulator:
         async def webhook_get(req: _ApiRequest, app_id: str, token: str, message_id: str) -> web.Response:
             handle = self._webhook_handle(app_id, token)
             msg = self._webhook_message(handle, message_id)
-            return web.json_response(self._public(msg))
+            return _json_response(self._public(msg))
 
         @route("PATCH", "/webhooks/{app_id}/{token}/messages/{message_id}")
         async def webhook_edit(req: _ApiRequest, app_id: str, token: str, message_id: str) -> web.Response:
@@ -2187,26 +2325,28 @@ class DiscordEmulator:
             msg = self._webhook_message(handle, message_id)
             payload = self._validated(req.json, req.files, create=False)
             out = self._record_outgoing(
-                "webhook_edit", req, payload, channel_id=int(msg["channel_id"]), message_id=int(msg["id"]),
+                "webhook_edit",
+                req,
+                payload,
+                channel_id=int(msg["channel_id"]),
+                message_id=int(msg["id"]),
                 interaction_id=handle.id,
             )
             handle.edits.append(out)
-            was_loading = handle._loading and int(msg["id"]) == handle.original_message_id
-            if was_loading:
-                msg["flags"] &= ~LOADING
-                handle._loading = False
             before = copy.deepcopy(msg)
             self._edit_message(msg, payload, self._uploads_to_attachments(req.files))
             if _message_is_empty(msg):
                 msg.clear()
                 msg.update(before)
                 raise ApiError(400, 50006, "Cannot send an empty message")
-            if was_loading:
+            if handle._loading and int(msg["id"]) == handle.original_message_id:
+                msg["flags"] &= ~LOADING
+                handle._loading = False
                 msg["edited_timestamp"] = None  # the first edit of a deferral is the reveal, not an edit
             handle._set_final(self._public(msg))
             if not msg["flags"] & EPHEMERAL:
                 await self._dispatch_message("MESSAGE_UPDATE", msg)
-            return web.json_response(self._public(msg))
+            return _json_response(self._public(msg))
 
         @route("DELETE", "/webhooks/{app_id}/{token}/messages/{message_id}")
         async def webhook_delete(req: _ApiRequest, app_id: str, token: str, message_id: str) -> web.Response:
@@ -2260,7 +2400,12 @@ class DiscordEmulator:
 
     def _overwrite_commands(self, body: Any, guild_id: int | None) -> list[JSON]:
         if not isinstance(body, list):
-            raise ApiError(400, 50035, "Invalid Form Body", {"_errors": [{"code": "LIST_TYPE_CONVERT", "message": "Must be an array"}]})
+            raise ApiError(
+                400,
+                50035,
+                "Invalid Form Body",
+                {"_errors": [{"code": "LIST_TYPE_CONVERT", "message": "Must be an array"}]},
+            )
         errors = _FormErrors()
         validate_commands(body, errors)
         errors.raise_if_any()
@@ -2290,9 +2435,7 @@ class DiscordEmulator:
             result.append(stored)
         return result
 
-    async def _create_thread(
-        self, channel_id: str, body: JSON, *, thread_id: int | None, default_type: int
-    ) -> JSON:
+    async def _create_thread(self, channel_id: str, body: JSON, *, thread_id: int | None, default_type: int) -> JSON:
         parent = self._channel(channel_id)
         if parent["type"] != GUILD_TEXT:
             raise ApiError(400, 50024, "Cannot execute action on this channel type")
@@ -2335,7 +2478,9 @@ class DiscordEmulator:
 
     # --- interaction responses ------------------------------------------------------------
 
-    def _interaction_message(self, handle: InteractionHandle, payload: JSON, attachments: list[JSON], flags: int) -> JSON:
+    def _interaction_message(
+        self, handle: InteractionHandle, payload: JSON, attachments: list[JSON], flags: int
+    ) -> JSON:
         p = handle.payload
         is_component = handle.type in (3, 5)
         msg_type = 0 if is_component else (23 if (p.get("data") or {}).get("type", 1) != 1 else 20)
@@ -2356,7 +2501,9 @@ class DiscordEmulator:
             "application_id": str(self.application_id),
             "interaction_metadata": metadata,
         }
-        msg = self._new_message(int(p["channel_id"]), self.bot_user, payload, attachments=attachments, msg_type=msg_type, extra=extra)
+        msg = self._new_message(
+            int(p["channel_id"]), self.bot_user, payload, attachments=attachments, msg_type=msg_type, extra=extra
+        )
         msg["flags"] = flags
         return msg
 
@@ -2365,16 +2512,39 @@ class DiscordEmulator:
         if handle.type == 5 and "message" not in handle.payload:
             allowed = (4, 5)
         if rtype not in allowed:
-            raise ApiError(400, 50035, "Invalid Form Body", {"type": {"_errors": [{"code": "INTERACTION_RESPONSE_TYPE_INVALID", "message": f"Response type {rtype} is not valid for interaction type {handle.type}"}]}})
+            raise ApiError(
+                400,
+                50035,
+                "Invalid Form Body",
+                {
+                    "type": {
+                        "_errors": [
+                            {
+                                "code": "INTERACTION_RESPONSE_TYPE_INVALID",
+                                "message": f"Response type {rtype} is not valid for interaction type {handle.type}",
+                            }
+                        ]
+                    }
+                },
+            )
         errors = _FormErrors()
         if rtype in (4, 7):
             validate_message_payload(data, errors)
             errors.raise_if_any()
             if rtype == 4 and not files and _message_is_empty(data):
                 raise ApiError(400, 50006, "Cannot send an empty message")
+            if rtype == 7 and not files:
+                target = self._messages.get(int(handle.payload["message"]["id"]), {})
+                kept = {k: v for k, v in target.items() if k in ("content", "embeds", "components", "attachments")}
+                if _message_is_empty({**kept, **data}):
+                    raise ApiError(400, 50006, "Cannot send an empty message")
         elif rtype == 5:
             if (data.get("flags") or 0) & ~EPHEMERAL:
-                errors.add("data.flags", "INTERACTION_RESPONSE_FLAGS_INVALID", "Only the EPHEMERAL flag is allowed on a deferral")
+                errors.add(
+                    "data.flags",
+                    "INTERACTION_RESPONSE_FLAGS_INVALID",
+                    "Only the EPHEMERAL flag is allowed on a deferral",
+                )
         elif rtype == 8:
             choices = data.get("choices")
             if choices is None:
@@ -2417,7 +2587,10 @@ class DiscordEmulator:
         interaction_info: JSON = {"id": str(handle.id), "type": handle.type}
         resource: JSON | None = None
         out = self._record_outgoing(
-            "interaction_response", req, {"type": rtype, **data}, interaction_id=handle.id,
+            "interaction_response",
+            req,
+            {"type": rtype, **data},
+            interaction_id=handle.id,
             channel_id=int(handle.payload["channel_id"]),
         )
         handle._set_response({"type": rtype, "data": copy.deepcopy(data)})
@@ -2428,7 +2601,8 @@ class DiscordEmulator:
             handle.original_message_id = int(msg["id"])
             out.message_id = int(msg["id"])
             interaction_info.update(
-                response_message_id=msg["id"], response_message_loading=False,
+                response_message_id=msg["id"],
+                response_message_loading=False,
                 response_message_ephemeral=bool(flags & EPHEMERAL),
             )
             resource = {"type": 4, "message": self._public(msg)}
@@ -2442,7 +2616,8 @@ class DiscordEmulator:
             handle.original_message_id = int(msg["id"])
             handle._loading = True
             interaction_info.update(
-                response_message_id=msg["id"], response_message_loading=True,
+                response_message_id=msg["id"],
+                response_message_loading=True,
                 response_message_ephemeral=bool(flags & EPHEMERAL),
             )
             resource = {"type": 5, "message": self._public(msg)}
@@ -2453,13 +2628,7 @@ class DiscordEmulator:
         elif rtype == 7:
             target = self._messages[int(handle.payload["message"]["id"])]
             handle.original_message_id = int(target["id"])
-            before = copy.deepcopy(target)
             self._edit_message(target, data, self._uploads_to_attachments(req.files))
-            if _message_is_empty(target):
-                target.clear()
-                target.update(before)
-                handle.response = None
-                raise ApiError(400, 50006, "Cannot send an empty message")
             handle.edits.append(out)
             out.message_id = int(target["id"])
             resource = {"type": 7, "message": self._public(target)}
@@ -2471,10 +2640,10 @@ class DiscordEmulator:
         self._notify()
         if not with_response:
             return web.Response(status=204)
-        out: JSON = {"interaction": interaction_info}
+        result: JSON = {"interaction": interaction_info}
         if resource is not None:
-            out["resource"] = resource
-        return web.json_response(out)
+            result["resource"] = resource
+        return _json_response(result)
 
     def _webhook_handle(self, app_id: str, token: str) -> InteractionHandle:
         handle = self._interactions_by_token.get(token)
@@ -2529,7 +2698,7 @@ class DiscordEmulator:
             await self._dispatch_message(event, msg)
         self._notify()
         if req.query.get("wait", "").lower() in ("1", "true"):
-            return web.json_response(self._public(msg))
+            return _json_response(self._public(msg))
         return web.Response(status=204)
 
     def iter_messages(self) -> Iterator[JSON]:
