@@ -27,6 +27,7 @@ class Segmented:
 
     sentences: tuple[Sentence, ...]
     chunks: tuple[Chunk, ...]
+    members: tuple[range, ...]  # members[i]: indices of the sentences inside chunks[i]
 
 
 def _pack(spans: list[TextSpan], size: int, overlap: int) -> list[tuple[int, int]]:
@@ -60,10 +61,12 @@ def segment(doc_id: str, text: str, config: ChunkerConfig) -> Segmented:
         Sentence(doc_id, i, s.start, s.end, s.paragraph, text[s.start : s.end]) for i, s in enumerate(spans)
     )
     chunks = []
+    members = []
     for index, (first, last) in enumerate(_pack(spans, config.chunk_size, config.overlap_sentences)):
         start, end = spans[first].start, spans[last - 1].end
         chunks.append(Chunk(doc_id, index, start, end, spans[first].paragraph, text[start:end]))
-    return Segmented(sents, tuple(chunks))
+        members.append(range(first, last))
+    return Segmented(sents, tuple(chunks), tuple(members))
 
 
 class SentenceChunker(TextSplitter):

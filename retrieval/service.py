@@ -32,6 +32,7 @@ from retrieval.citations import citation_id, context_window, find_in_text, parse
 from retrieval.embedding import Embedder, load_embedder
 from retrieval.errors import CitebotError, IngestError, InvalidQuestion, LimitReached, NotFound
 from retrieval.fetching import FetchPolicy, fetch
+from retrieval.lexical import tokenize
 from retrieval.loaders import Limits, expand_paths, load_bytes, load_path
 from retrieval.models import (
     Answer,
@@ -258,12 +259,16 @@ class CitebotService:
             raise IngestError(f"{doc.source}: the document has no text to index")
         searcher = self.searcher  # loads the model and checks it matches the data dir
         chunks = segmented.chunks
+        sents = segmented.sentences
         spans = [
-            [(s.start - c.start, s.end - c.start) for s in segmented.sentences if s.start >= c.start and s.end <= c.end]
-            for c in chunks
+            [(sents[i].start - c.start, sents[i].end - c.start) for i in members]
+            for c, members in zip(chunks, segmented.members, strict=True)
         ]
         chunk_vectors, span_vectors = self.embedder.embed_chunks([c.text for c in chunks], spans)
-        sentence_vectors = _sentence_vectors(segmented.sentences, chunks, span_vectors, self.embedder.dimension)
+        # Each sentence keeps the vector from the first chunk that holds it.
+        sentence_vectors = np.zeros((len(sents), self.embedder.dimension), dtype=np.float32)
+        for members, vectors in zip(reversed(segmented.members), reversed(span_vectors), strict=True):
+            sentence_vectors[list(members)] = vectors
         with self._write_lock:
             stale = [(d, n) for d, n in self.catalog.by_source(ns, doc.source) if d != doc.id]
             entry = self.catalog.journal_begin(ns, "add", doc.id, len(chunks), stale)
@@ -396,8 +401,6 @@ class CitebotService:
                 return self._context(info, texts[info.id], at, at + len(quote), exact=True)
         # Near matches: look only in the documents lexical search ranks highest.
         index = self.searcher.index(ns)
-        from retrieval.lexical import tokenize
-
         ranked_docs: list[str] = []
         for row, _ in index.bm25.top(tokenize(quote), 20):
             doc_id = index.chunks[row].doc_id
@@ -446,16 +449,3 @@ class CitebotService:
     def feedback_counts(self, namespace: str) -> tuple[int, int]:
         return self.catalog.feedback_counts(self.namespace(namespace))
 
-
-def _sentence_vectors(sentences, chunks, span_vectors, dimension: int) -> np.ndarray:
-    """One vector per sentence: from the first chunk that contains it."""
-    out = np.zeros((len(sentences), dimension), dtype=np.float32)
-    filled = np.zeros(len(sentences), dtype=bool)
-    position = {s.start: i for i, s in enumerate(sentences)}
-    for chunk, vectors in zip(chunks, span_vectors):
-        inside = [position[s.start] for s in sentences if s.start >= chunk.start and s.end <= chunk.end]
-        for j, sentence_index in enumerate(inside):
-            if not filled[sentence_index]:
-                out[sentence_index] = vectors[j]
-                filled[sentence_index] = True
-    return out
