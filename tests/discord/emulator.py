@@ -1949,7 +1949,8 @@ class DiscordEmulator:
         if entry is None:
             return web.Response(status=404, text="Not Found")
         att, data = entry
-        return web.Response(body=data, content_type=att.get("content_type") or "application/octet-stream")
+        # Discord's content types may carry parameters ("text/plain; charset=utf-8"): send the header as is.
+        return web.Response(body=data, headers={"Content-Type": att.get("content_type") or "application/octet-stream"})
 
     async def _read_body(self, request: web.Request) -> tuple[Any, list[UploadedFile]]:
         if not request.can_read_body:

@@ -1,0 +1,1 @@
+"""One feature per cog; each module ends with ``async def setup(bot)``."""

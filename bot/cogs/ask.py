@@ -1,0 +1,76 @@
+"""Asking: ``/ask question [private]`` and the "Ask Citebot about this" message menu."""
+
+from __future__ import annotations
+
+import time
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import messages, render, views
+from bot.app import Citebot
+from bot.cogs.errors import defer
+from bot.permissions import namespace_for, namespace_tag
+
+
+async def refuse_early(interaction: discord.Interaction[Citebot], text: str, what: str = "question") -> bool:
+    """Per-user cooldown and input length, checked before anything is deferred."""
+    bot = interaction.client
+    wait = bot.cooldowns.retry_after(interaction.user.id)
+    if wait > 0:
+        await interaction.response.send_message(messages.cooldown(wait), ephemeral=True)
+        return True
+    stripped = text.strip()
+    if not stripped:
+        await interaction.response.send_message(messages.NO_TEXT, ephemeral=True)
+        return True
+    limit = bot.settings.max_question_chars
+    if len(stripped) > limit:
+        await interaction.response.send_message(messages.too_long(what, len(stripped), limit), ephemeral=True)
+        return True
+    return False
+
+
+async def answer_interaction(interaction: discord.Interaction[Citebot], question: str, *, private: bool) -> None:
+    if await refuse_early(interaction, question):
+        return
+    await defer(interaction, ephemeral=private)
+    bot = interaction.client
+    started = time.perf_counter()
+    answer = await bot.call(bot.service.ask, question, namespace_for(interaction.guild_id, bot.settings))
+    seconds = time.perf_counter() - started
+    message = await interaction.edit_original_response(
+        embed=render.answer_embed(answer, seconds=seconds),
+        view=views.answer_view(answer, namespace_tag(interaction.guild_id), private=private),
+    )
+    bot.answers.put(message.id, answer)
+
+
+class Ask(commands.Cog):
+    def __init__(self, bot: Citebot) -> None:
+        self.bot = bot
+        self.menu = app_commands.ContextMenu(name=messages.MENU_ASK, callback=self.ask_about_message)
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.menu)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+
+    @app_commands.command(name="ask", description=messages.ASK_DESCRIPTION)
+    @app_commands.describe(question=messages.ASK_QUESTION, private=messages.ASK_PRIVATE)
+    async def ask(
+        self,
+        interaction: discord.Interaction[Citebot],
+        question: app_commands.Range[str, 1, 6000],
+        private: bool = False,
+    ) -> None:
+        await answer_interaction(interaction, question, private=private)
+
+    async def ask_about_message(self, interaction: discord.Interaction[Citebot], message: discord.Message) -> None:
+        await answer_interaction(interaction, message.content, private=False)
+
+
+async def setup(bot: Citebot) -> None:
+    await bot.add_cog(Ask(bot))
