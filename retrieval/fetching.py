@@ -83,14 +83,14 @@ def check_url(url: str, policy: FetchPolicy) -> None:
     try:
         infos = socket.getaddrinfo(host, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(f"{url[:200]}: cannot resolve host {host!r}") from exc
+        raise FetchError(f"{url[:200]}: cannot resolve host {host[:100]!r}") from exc
     addresses = sorted({info[4][0].split("%", 1)[0] for info in infos})
     if policy.allow_private or _allowlisted(host, addresses, policy.allowlist):
         return
     for address in addresses:
         reason = _blocked_reason(ipaddress.ip_address(address))
         if reason:
-            raise BlockedURL(f"{url[:200]}: refused, {host} resolves to {reason}")
+            raise BlockedURL(f"{url[:200]}: refused, {host[:100]} resolves to {reason}")
 
 
 def fetch(url: str, policy: FetchPolicy) -> Fetched:
@@ -126,6 +126,8 @@ def fetch(url: str, policy: FetchPolicy) -> Fetched:
                         if time.monotonic() > deadline:
                             raise FetchError(f"{url[:200]}: timed out after {policy.timeout_seconds:g}s")
                     return Fetched(str(response.url), bytes(body), response.headers.get("content-type"))
+            except (httpx.InvalidURL, UnicodeError) as exc:  # e.g. control characters in a redirect's Location
+                raise BlockedURL(f"{current[:200]!r}: not a valid URL") from exc
             except httpx.TimeoutException as exc:
                 raise FetchError(f"{url[:200]}: timed out after {policy.timeout_seconds:g}s") from exc
             except httpx.HTTPError as exc:

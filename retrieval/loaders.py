@@ -143,9 +143,12 @@ def _html(data: bytes, name: str, url: str | None) -> tuple[str, str | None, str
     import trafilatura
 
     html = decode(data, name)
-    result = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=True, favor_precision=True
-    )
+    try:
+        result = trafilatura.bare_extraction(
+            html, url=url, with_metadata=True, include_comments=False, include_tables=True, favor_precision=True
+        )
+    except Exception as exc:  # trafilatura, lxml and htmldate raise many types on broken markup
+        raise UnsupportedSource(f"{name}: not readable HTML ({type(exc).__name__})") from exc
     if result is None or not (result.text or "").strip():
         raise EmptyDocument(f"{name}: no article text found in the HTML")
     # trafilatura separates paragraphs by one newline; blank lines mark them here.
@@ -155,17 +158,27 @@ def _html(data: bytes, name: str, url: str | None) -> tuple[str, str | None, str
 
 def _pdf(data: bytes, name: str) -> tuple[str, str | None, str | None, str | None]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
+    title = author = date = None
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise UnsupportedSource(f"{name}: the PDF is encrypted")
         pages = [page.extract_text() or "" for page in reader.pages]
-        meta = reader.metadata
+        try:  # metadata resolves objects too, so it can fail like the pages; the text is what matters
+            meta = reader.metadata
+            if meta is not None:
+                title = (meta.title or None) if isinstance(meta.title, str) else None
+                author = (meta.author or None) if isinstance(meta.author, str) else None
+                raw_date = meta.get("/CreationDate")
+                if isinstance(raw_date, str) and len(raw_date) >= 10 and raw_date.startswith("D:"):
+                    date = f"{raw_date[2:6]}-{raw_date[6:8]}-{raw_date[8:10]}"
+        except Exception:
+            title = author = date = None
     except IngestError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError, RecursionError) as exc:
+    except Exception as exc:  # pypdf raises many types on corrupt input (PdfReadError, LimitReachedError,
+        # NotImplementedError for unknown filters, ValueError, KeyError, RecursionError, ...)
         raise UnsupportedSource(f"{name}: not a readable PDF ({type(exc).__name__})") from exc
     # Reflow: a line ending without terminal punctuation continues on the next one.
     paragraphs: list[str] = []
@@ -185,13 +198,6 @@ def _pdf(data: bytes, name: str) -> tuple[str, str | None, str | None, str | Non
         if current:
             paragraphs.append(" ".join(current))
     text = "\n\n".join(p for p in paragraphs if p)
-    title = author = date = None
-    if meta is not None:
-        title = (meta.title or None) if isinstance(meta.title, str) else None
-        author = (meta.author or None) if isinstance(meta.author, str) else None
-        raw_date = meta.get("/CreationDate")
-        if isinstance(raw_date, str) and len(raw_date) >= 10 and raw_date.startswith("D:"):
-            date = f"{raw_date[2:6]}-{raw_date[6:8]}-{raw_date[8:10]}"
     return text, title, author, date
 
 
