@@ -32,17 +32,15 @@ def namespace_for(guild_id: int | None, settings: Settings) -> str:
 
 
 def can_manage(interaction: discord.Interaction) -> bool:
-    """Manage Server (or Administrator) in a guild, from the permissions Discord resolved."""
+    """Manage Server (or Administrator) in a guild, from the permissions Discord resolved.
+
+    Only the interaction's own bits count: the bot's cache of roles may be stale (a revoked
+    permission whose role update has not arrived yet) and must never grant anything.
+    """
     if interaction.guild_id is None:
         return False
     perms = interaction.permissions
-    if perms.manage_guild or perms.administrator:
-        return True
-    member = interaction.user
-    if isinstance(member, discord.Member):
-        guild_perms = member.guild_permissions
-        return guild_perms.manage_guild or guild_perms.administrator
-    return False
+    return perms.manage_guild or perms.administrator
 
 
 class Cooldowns:

@@ -53,6 +53,9 @@ _SENTENCE_END = re.compile(r"[.!?…。][\"'”’)\]]*(?=\s)")
 _SPACE = re.compile(r"\s")
 _UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates cannot be sent as UTF-8
+_MENTION = re.compile(r"<(?=@[!&]?[0-9])")  # <@user>, <@!user>, <@&role>
+_LINK_CLOSE = re.compile(r"\](?=\()")  # the "](" that closes a masked link's text
+_BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]])")  # a bracket not already escaped
 
 
 # -- measuring and cutting --------------------------------------------------------------------
@@ -142,8 +145,14 @@ def clip_left(text: str, limit: int) -> str:
 
 
 def escape(text: str) -> str:
-    """Escape Discord Markdown (bold, code fences, quotes, headings, lists, masked links …)."""
-    return discord.utils.escape_markdown(_SURROGATE.sub("\ufffd", text))
+    """Escape Discord Markdown (bold, code fences, quotes, headings, lists, masked links …).
+
+    Also shows user and role mentions as text (``\\<@…>``), and escapes every "](" so that
+    no masked link can form even when a text is escaped in pieces (a quote in bold inside
+    its context may start in the middle of a link).
+    """
+    text = discord.utils.escape_markdown(_SURROGATE.sub("\ufffd", text))
+    return _LINK_CLOSE.sub(r"\\]", _MENTION.sub(r"\\<", text))
 
 
 def unescape(text: str) -> str:
@@ -184,7 +193,7 @@ def link(title: str, url: str | None, limit: int = 200) -> str:
     if target is None:
         return f"**{text}**"
     # Brackets inside the link text end it early; escape() does not touch lone brackets.
-    text = text.replace("[", "\\[").replace("]", "\\]")
+    text = _BRACKET.sub(r"\1\\\2", text)
     return f"[{text}]({target})"
 
 
