@@ -267,6 +267,46 @@ def run(
         raise fail(str(exc)) from exc
 
 
+@app.command("eval")
+def evaluate(
+    dataset: Annotated[Path, typer.Argument(help="A SQuAD v1.1-format JSON file.", show_default=False)],
+    sample: Annotated[
+        int | None, typer.Option("--sample", min=1, help="Ask a seeded random sample of N questions.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the sample and the held-out articles.")] = 0,
+    holdout: Annotated[
+        float, typer.Option("--holdout", min=0.0, max=0.9, help="Share of articles not ingested (abstention).")
+    ] = 0.2,
+    split: Annotated[
+        str, typer.Option("--split", help="Articles to use: all, or the seeded halves tune / test.")
+    ] = "all",
+    baselines: Annotated[
+        bool, typer.Option("--baselines/--no-baselines", help="Also run BM25 and the naive LangChain pipeline.")
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure answers and citations on a SQuAD-format set, beside BM25 and a naive LangChain pipeline."""
+    from retrieval.evaluation import evaluate as run_evaluation
+    from retrieval.evaluation import markdown
+
+    try:
+        report = run_evaluation(
+            dataset,
+            sample=sample,
+            seed=seed,
+            holdout=holdout,
+            split=split,
+            baselines=baselines,
+            progress=None if as_json else lambda message: err.print(f"[dim]{escape(message)}[/dim]"),
+        )
+    except CitebotError as exc:
+        raise fail(str(exc), 2) from exc
+    if as_json:
+        emit(report)
+    else:
+        out.print(markdown(report), markup=False)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, standalone_mode=False)

@@ -50,18 +50,18 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = None  # default: $XDG_CACHE_HOME/citebot or ~/.cache/citebot
 
     # Chunking (characters; a chunk never cuts a sentence)
-    chunk_size: int = Field(600, ge=100)
+    chunk_size: int = Field(1000, ge=100)
     chunk_overlap_sentences: int = Field(1, ge=0)
 
     # Retrieval and answers
     search_k: int = Field(5, ge=1, le=50)
-    candidate_k: int = Field(20, ge=1, le=200)
-    rrf_k: int = Field(60, ge=1)
+    candidate_k: int = Field(10, ge=1, le=200)
+    rrf_k: int = Field(10, ge=1)
     dense_weight: float = Field(1.0, ge=0)
-    lexical_weight: float = Field(1.0, ge=0)
-    answer_max_sentences: int = Field(3, ge=1, le=10)
+    lexical_weight: float = Field(0.5, ge=0)
+    answer_max_sentences: int = Field(2, ge=1, le=10)
     answer_max_chars: int = Field(400, ge=50)
-    abstain_threshold: float = 0.45
+    abstain_threshold: float = 0.6
     answer_mode: Literal["extractive"] = "extractive"
 
     # Input limits

@@ -1,9 +1,15 @@
 """Answers: the seam, and the default extractive answerer (no LLM, no API key).
 
-The extractive answer quotes the one to three sentences of the retrieved chunks that
-best answer the question, each with its citation. Sentences are ranked by their
-contextual vectors (computed at ingest) against the question vector, by how much of the
-question's IDF-weighted terms they contain, and by their chunk's rank.
+The extractive answer quotes the one or two sentences of the top retrieved chunks that
+best answer the question, each with its citation. A sentence's score is its contextual
+vector's similarity to the question (computed at ingest), plus the IDF-weighted share of
+the question's terms it contains, minus how far its chunk ranked below the best chunk.
+Sentence scores come from the retrieval step (``Retrieved.scores``): answering embeds
+nothing and reads nothing from the database.
+
+The answerer abstains when its confidence (see ``confidence``) is below
+``abstain_threshold``: the best sentence neither resembles the question nor contains
+enough of its rarer terms.
 """
 
 from __future__ import annotations
@@ -11,11 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
 from retrieval.catalog import Catalog
 from retrieval.citations import citation_id
-from retrieval.lexical import tokenize
 from retrieval.models import Answer, Citation, Sentence
 from retrieval.search import Retrieved
 
@@ -28,14 +31,15 @@ class Answerer(Protocol):
 
 @dataclass(frozen=True)
 class AnswerConfig:
-    max_sentences: int = 3
-    max_chars: int = 300
-    abstain_threshold: float = 0.45
+    max_sentences: int = 2
+    max_chars: int = 400
+    abstain_threshold: float = 0.6
     top_chunks: int = 3
-    dense_weight: float = 0.5
-    lexical_weight: float = 0.4
-    rank_weight: float = 0.1
-    extra_sentence_ratio: float = 0.85
+    dense_weight: float = 1.0
+    lexical_weight: float = 0.5
+    rank_weight: float = 1.0  # per unit of retrieval score below the best chunk
+    extra_sentence_margin: float = 0.3  # a further sentence scores at most this much below the best
+    confidence_lexical_weight: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -47,8 +51,8 @@ class ScoredSentence:
     chunk_rank: int
 
 
-def abstention(question: str) -> Answer:
-    return Answer(question=question, text=ABSTAIN_TEXT, abstained=True)
+def abstention(question: str, confidence: float = 0.0) -> Answer:
+    return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, confidence=confidence)
 
 
 class ExtractiveAnswerer:
@@ -59,30 +63,31 @@ class ExtractiveAnswerer:
     def score_sentences(self, namespace: str, retrieved: Retrieved) -> list[ScoredSentence]:
         cfg = self.config
         index = retrieved.index
-        q_weights = {t: index.bm25.weight(t) for t in set(retrieved.query_tokens)}
-        total = sum(q_weights.values()) or 1.0
-        seen: set[tuple[str, int]] = set()
-        scored: list[ScoredSentence] = []
-        for hit in retrieved.hits[: cfg.top_chunks]:
+        hits = retrieved.hits[: cfg.top_chunks]
+        if not hits:
+            return []
+        top = hits[0].score
+        best: dict[tuple[str, int], ScoredSentence] = {}
+        for hit in hits:
             chunk = hit.chunk
+            scores = retrieved.scores(chunk)
             text = index.texts[chunk.doc_id]
-            for sentence, vector in self.catalog.sentences_in(namespace, chunk.doc_id, text, chunk.start, chunk.end):
-                if (sentence.doc_id, sentence.index) in seen:
+            for pos in range(scores.first, scores.last):
+                key = (chunk.doc_id, pos)
+                if key in best:  # overlap: the sentence already scored in a better chunk
                     continue
-                seen.add((sentence.doc_id, sentence.index))
+                sentence = scores.doc.sentence(pos, text)
                 # A headline or a two-word line (byline, "COMMENTS") is no evidence.
-                if sentence.text == index.titles[sentence.doc_id] or len(sentence.text.split()) < 4:
+                if sentence.text == index.titles[chunk.doc_id] or len(sentence.text.split()) < 4:
                     continue
-                dense = float(np.dot(retrieved.query_vector, vector)) if vector is not None else 0.0
-                tokens = set(tokenize(sentence.text))
-                lexical = sum(w for t, w in q_weights.items() if t in tokens) / total
-                score = cfg.dense_weight * dense + cfg.lexical_weight * lexical + cfg.rank_weight / hit.rank
-                scored.append(ScoredSentence(sentence, score, dense, lexical, hit.rank))
-        scored.sort(key=lambda s: -s.score)
-        return scored
+                dense = float(scores.dense[pos - scores.first])
+                lexical = float(scores.lexical[pos - scores.first])
+                score = cfg.dense_weight * dense + cfg.lexical_weight * lexical - cfg.rank_weight * (top - hit.score)
+                best[key] = ScoredSentence(sentence, score, dense, lexical, hit.rank)
+        return sorted(best.values(), key=lambda s: (-s.score, s.chunk_rank, s.sentence.start))
 
     def confidence(self, best: ScoredSentence) -> float:
-        return 0.6 * best.dense + 0.4 * best.lexical
+        return best.dense + self.config.confidence_lexical_weight * best.lexical
 
     def answer(self, question: str, namespace: str, retrieved: Retrieved) -> Answer:
         cfg = self.config
@@ -92,13 +97,11 @@ class ExtractiveAnswerer:
         best = scored[0]
         confidence = self.confidence(best)
         if confidence < cfg.abstain_threshold:
-            return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, confidence=confidence)
+            return abstention(question, confidence)
         chosen = [best]
         used = len(best.sentence.text)
         for cand in scored[1:]:
-            if len(chosen) >= cfg.max_sentences:
-                break
-            if cand.score < cfg.extra_sentence_ratio * best.score:
+            if len(chosen) >= cfg.max_sentences or cand.score < best.score - cfg.extra_sentence_margin:
                 break
             if used + len(cand.sentence.text) > cfg.max_chars:
                 continue

@@ -155,8 +155,14 @@ class Catalog:
             for r in self._read("SELECT doc_id, chunks FROM documents WHERE namespace=? AND source=?", (namespace, source))
         ]
 
-    def usage(self, namespace: str) -> tuple[int, int]:
-        row = self._read("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM documents WHERE namespace=?", (namespace,))[0]
+    def usage(self, namespace: str, exclude: Sequence[str] = ()) -> tuple[int, int]:
+        """(documents, bytes) of the namespace, not counting the ``exclude`` doc ids."""
+        marks = ",".join("?" * len(exclude))
+        row = self._read(
+            "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM documents WHERE namespace=?"
+            + (f" AND doc_id NOT IN ({marks})" if exclude else ""),
+            (namespace, *exclude),
+        )[0]
         return int(row[0]), int(row[1])
 
     def ingests_since(self, namespace: str, since: float) -> int:

@@ -48,6 +48,7 @@ from retrieval.vectorstore import ChromaStore, VectorStore
 
 SAMPLE_NAME = "iran-rebuffs-russian-demand-to-withdraw-from-syria.txt"
 _URL = re.compile(r"^https?://", re.IGNORECASE)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _FOLLOW_UP = re.compile(
     r"^(and|but|also|what about|how about|why|so)\b|\b(he|she|it|they|him|her|them|his|its|their|this|that|these|those)\b",
     re.IGNORECASE,
@@ -236,9 +237,10 @@ class CitebotService:
             limits=self.limits,
         )
 
-    def check_quota(self, namespace: str, quota: Quota, extra_bytes: int = 0) -> None:
-        """Raise ``LimitReached`` when one more ingest would pass the namespace's bounds."""
-        count, used = self.catalog.usage(namespace)
+    def check_quota(self, namespace: str, quota: Quota, extra_bytes: int = 0, *, replacing: Sequence[str] = ()) -> None:
+        """Raise ``LimitReached`` when one more ingest would pass the namespace's bounds.
+        ``replacing``: doc ids the ingest replaces (they stop counting)."""
+        count, used = self.catalog.usage(namespace, exclude=replacing)
         if quota.max_documents and count >= quota.max_documents:
             raise LimitReached(f"this server already has {count} documents (the limit is {quota.max_documents})")
         if quota.max_bytes and used + extra_bytes > quota.max_bytes:
@@ -252,8 +254,9 @@ class CitebotService:
         ns = self.namespace(namespace)
         if self.catalog.has_document(ns, doc.id):
             return IngestItem(doc.source, "unchanged", doc.id, doc.title)
-        if quota:
-            self.check_quota(ns, quota, len(doc.text.encode("utf-8")))
+        size = len(doc.text.encode("utf-8"))
+        if quota:  # early, before the embedding work; again under the write lock below
+            self.check_quota(ns, quota, size, replacing=[d for d, _ in self.catalog.by_source(ns, doc.source)])
         segmented = segment(doc.id, doc.text, self.chunker)
         if not segmented.chunks:
             raise IngestError(f"{doc.source}: the document has no text to index")
@@ -271,6 +274,8 @@ class CitebotService:
             sentence_vectors[list(members)] = vectors
         with self._write_lock:
             stale = [(d, n) for d, n in self.catalog.by_source(ns, doc.source) if d != doc.id]
+            if quota:  # concurrent ingests each passed the early check; only one may use the last slot
+                self.check_quota(ns, quota, size, replacing=[d for d, _ in stale])
             entry = self.catalog.journal_begin(ns, "add", doc.id, len(chunks), stale)
             self.store.upsert(
                 ns,
@@ -319,7 +324,7 @@ class CitebotService:
             return matches[0]
         if matches:
             raise NotFound(f"{ref!r} matches {len(matches)} documents; use the full document id")
-        raise NotFound(f"no document {ref!r} in this namespace")
+        raise NotFound(f"no document {ref[:100]!r} in this namespace")
 
     def forget(self, ref: str, namespace: str | None = None) -> DocumentInfo:
         ns = self.namespace(namespace)
@@ -336,7 +341,9 @@ class CitebotService:
 
     # -- search and answers -----------------------------------------------------------
     def check_question(self, question: str) -> str:
-        question = question.strip()
+        # A lone surrogate (e.g. from a JSON "\\ud800" escape) is no text: the tokenizer and
+        # SQLite would raise on it, so it becomes U+FFFD like any undecodable character.
+        question = _SURROGATE.sub("\ufffd", question).strip()
         if not question:
             raise InvalidQuestion("the question is empty")
         if len(question) > self.settings.max_question_chars:
@@ -356,7 +363,7 @@ class CitebotService:
         started = time.perf_counter()
         context = ""
         if history and _FOLLOW_UP.search(question):
-            context = history[-1][: self.settings.max_question_chars]
+            context = _SURROGATE.sub("\ufffd", history[-1][: self.settings.max_question_chars])
         retrieved = self.searcher.retrieve(ns, question, self.settings.search_k, context=context)
         retrieved_at = time.perf_counter()
         answer = self.answerer.answer(question, ns, retrieved) if retrieved.hits else abstention(question)
@@ -380,7 +387,9 @@ class CitebotService:
         if not docs:
             raise NotFound("the document behind that citation is no longer in the store (it was forgotten or replaced)")
         info = docs[0]
-        text = self.catalog.text(ns, info.id) or ""
+        text = self.catalog.text(ns, info.id)
+        if text is None:  # forgotten or replaced since the lookup above
+            raise NotFound("the document behind that citation is no longer in the store (it was forgotten or replaced)")
         if end > len(text):
             raise NotFound("that citation points past the end of its document")
         return self._context(info, text, start, end, exact=True)

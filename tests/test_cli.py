@@ -90,7 +90,8 @@ def test_search_json_contract(cli):
     for rank, r in enumerate(obj["results"], start=1):
         assert set(r) == {"rank", "id", "doc_id", "title", "paragraph", "start", "end", "text", "score"}
         assert r["rank"] == rank
-    assert "Houthis" in obj["results"][0]["text"]
+    assert "Houthi" in obj["results"][0]["text"] and "Yemen" in obj["results"][0]["text"]
+    assert any("support for\xa0the Houthis in\xa0Yemen" in r["text"] for r in obj["results"])
 
 
 def test_cite_by_id_and_by_quote(cli):
