@@ -205,7 +205,8 @@ def run_child(server: ForkServer, chain: Chain, op: str, kill: Kill | None, **ex
         os.kill(pid, signal.SIGKILL)  # the child is ours until waited for: a zombie at worst
     status = server.wait(pid)
     killed = status["signal"] == signal.SIGKILL
-    events = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    # Only newline-terminated lines: a kill can land in the middle of the child's last write.
+    events = [json.loads(line) for line in out.read_text().split("\n")[:-1] if line.strip()]
     stages = [e["stage"] for e in events if e["event"] == "stage"]
     run = Run(events, killed, stages[-1] if stages else "-", err.read_text())
     if not killed:
