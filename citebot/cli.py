@@ -92,22 +92,22 @@ def ingest(
     """Ingest .txt, .md, .html and .pdf files, directories and URLs."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with service(data_dir) as svc:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=as_json or not err.is_terminal,
-        ) as bar:
-            task = bar.add_task("ingesting", total=None)
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=as_json or not err.is_terminal,
+    )
+    with service(data_dir) as svc, progress as bar:
+        task = bar.add_task("ingesting", total=None)
 
-            def on_progress(p: Any) -> None:
-                bar.update(task, total=p.total, completed=p.done, description=Path(p.source).name[:40])
+        def on_progress(p: Any) -> None:
+            bar.update(task, total=p.total, completed=p.done, description=Path(p.source).name[:40])
 
-            report = svc.ingest(sources, namespace, progress=on_progress)
+        report = svc.ingest(sources, namespace, progress=on_progress)
     if as_json:
         emit(report.to_dict())
     else:
@@ -325,4 +325,3 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(exc.exit_code)
         raise
     sys.exit(0)
-

@@ -152,7 +152,9 @@ class Catalog:
     def by_source(self, namespace: str, source: str) -> list[tuple[str, int]]:
         return [
             (r[0], r[1])
-            for r in self._read("SELECT doc_id, chunks FROM documents WHERE namespace=? AND source=?", (namespace, source))
+            for r in self._read(
+                "SELECT doc_id, chunks FROM documents WHERE namespace=? AND source=?", (namespace, source)
+            )
         ]
 
     def usage(self, namespace: str, exclude: Sequence[str] = ()) -> tuple[int, int]:
@@ -166,7 +168,9 @@ class Catalog:
         return int(row[0]), int(row[1])
 
     def ingests_since(self, namespace: str, since: float) -> int:
-        return int(self._read("SELECT COUNT(*) FROM ingest_events WHERE namespace=? AND at>=?", (namespace, since))[0][0])
+        return int(
+            self._read("SELECT COUNT(*) FROM ingest_events WHERE namespace=? AND at>=?", (namespace, since))[0][0]
+        )
 
     def snapshot(self, namespace: str) -> tuple[int, dict[str, tuple[str, str | None, str]], list[tuple]]:
         """Generation, {doc_id: (title, url, text)} and all chunk rows, read consistently."""
@@ -207,7 +211,7 @@ class Catalog:
 
     def paragraph_of(self, namespace: str, doc_id: str, offset: int) -> int:
         rows = self._read(
-            'SELECT paragraph FROM sentences WHERE namespace=? AND doc_id=? AND start<=? ORDER BY start DESC LIMIT 1',
+            "SELECT paragraph FROM sentences WHERE namespace=? AND doc_id=? AND start<=? ORDER BY start DESC LIMIT 1",
             (namespace, doc_id, offset),
         )
         return rows[0][0] if rows else 1
@@ -246,8 +250,20 @@ class Catalog:
             db.execute(
                 "INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    namespace, doc.id, doc.source, doc.title, doc.url, doc.author, doc.published, doc.media_type,
-                    doc.id, doc.text, len(doc.text), len(data), len(chunks), time.time(),
+                    namespace,
+                    doc.id,
+                    doc.source,
+                    doc.title,
+                    doc.url,
+                    doc.author,
+                    doc.published,
+                    doc.media_type,
+                    doc.id,
+                    doc.text,
+                    len(doc.text),
+                    len(data),
+                    len(chunks),
+                    time.time(),
                 ),
             )
             db.executemany(
@@ -258,7 +274,12 @@ class Catalog:
                 "INSERT INTO sentences VALUES (?,?,?,?,?,?,?)",
                 [
                     (
-                        namespace, doc.id, s.index, s.start, s.end, s.paragraph,
+                        namespace,
+                        doc.id,
+                        s.index,
+                        s.start,
+                        s.end,
+                        s.paragraph,
                         sentence_vectors[i].astype(np.float16).tobytes() if sentence_vectors is not None else None,
                     )
                     for i, s in enumerate(sentences)
@@ -287,7 +308,8 @@ class Catalog:
 
     def feedback_counts(self, namespace: str) -> tuple[int, int]:
         row = self._read(
-            "SELECT COALESCE(SUM(vote > 0), 0), COALESCE(SUM(vote < 0), 0) FROM feedback WHERE namespace=?", (namespace,)
+            "SELECT COALESCE(SUM(vote > 0), 0), COALESCE(SUM(vote < 0), 0) FROM feedback WHERE namespace=?",
+            (namespace,),
         )[0]
         return int(row[0]), int(row[1])
 

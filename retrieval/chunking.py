@@ -57,9 +57,7 @@ def _pack(spans: list[TextSpan], size: int, overlap: int) -> list[tuple[int, int
 
 def segment(doc_id: str, text: str, config: ChunkerConfig) -> Segmented:
     spans = sentences(text, max_chars=config.chunk_size)
-    sents = tuple(
-        Sentence(doc_id, i, s.start, s.end, s.paragraph, text[s.start : s.end]) for i, s in enumerate(spans)
-    )
+    sents = tuple(Sentence(doc_id, i, s.start, s.end, s.paragraph, text[s.start : s.end]) for i, s in enumerate(spans))
     chunks = []
     members = []
     for index, (first, last) in enumerate(_pack(spans, config.chunk_size, config.overlap_sentences)):

@@ -104,11 +104,13 @@ class SentenceTransformerEmbedder:
         max_len = self._model.max_seq_length
         chunk_vectors = np.stack([np.asarray(o["sentence_embedding"], dtype=np.float32) for o in outputs])
         span_vectors = []
-        for n, (text, text_spans, out) in enumerate(zip(texts, spans, outputs)):
+        for n, (text, text_spans, out) in enumerate(zip(texts, spans, outputs, strict=True)):
             # Token embeddings come padded to the batch; the mask says which are real.
             length = int(np.asarray(out["attention_mask"]).sum())
             tokens = np.asarray(out["token_embeddings"], dtype=np.float32)[:length]
-            offsets = tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=max_len)["offset_mapping"]
+            offsets = tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=max_len)[
+                "offset_mapping"
+            ]
             offsets = np.asarray(offsets[:length]).reshape(-1, 2)
             real = offsets[:, 1] > offsets[:, 0]  # skips [CLS]/[SEP]
             vectors = np.empty((len(text_spans), self.dimension), dtype=np.float32)
@@ -152,8 +154,10 @@ class HashingEmbedder:
     def embed_chunks(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[np.ndarray, list[np.ndarray]]:
         chunk_vectors = self.embed_documents(texts)
         span_vectors = [
-            np.stack([self._vector(t[s:e]) for s, e in text_spans]) if text_spans else np.zeros((0, self.dimension), np.float32)
-            for t, text_spans in zip(texts, spans)
+            np.stack([self._vector(t[s:e]) for s, e in text_spans])
+            if text_spans
+            else np.zeros((0, self.dimension), np.float32)
+            for t, text_spans in zip(texts, spans, strict=True)
         ]
         return chunk_vectors, span_vectors
 
@@ -197,19 +201,3 @@ def _load(model: str, device: str, batch_size: int, backend: str, cache_dir: Pat
         elif backend == "onnx":
             raise StoreError(f"{model!r} is not a local mean-pooled model; use embedding_backend = 'torch'")
     return SentenceTransformerEmbedder(model, device, batch_size)
-
-
-class LangChainEmbeddings:
-    """Adapter to LangChain's ``Embeddings`` interface, for LangChain pipelines."""
-
-    def __new__(cls, embedder: Embedder):
-        from langchain_core.embeddings import Embeddings
-
-        class _Adapter(Embeddings):
-            def embed_documents(self, texts: list[str]) -> list[list[float]]:
-                return embedder.embed_documents(texts).tolist()
-
-            def embed_query(self, text: str) -> list[float]:
-                return embedder.embed_query(text).tolist()
-
-        return _Adapter()

@@ -122,7 +122,9 @@ def fetch(url: str, policy: FetchPolicy) -> Fetched:
                     for piece in response.iter_bytes():
                         body.extend(piece)
                         if len(body) > policy.max_bytes:
-                            raise SourceTooLarge(f"{current[:200]}: larger than the limit of {policy.max_bytes:,} bytes")
+                            raise SourceTooLarge(
+                                f"{current[:200]}: larger than the limit of {policy.max_bytes:,} bytes"
+                            )
                         if time.monotonic() > deadline:
                             raise FetchError(f"{url[:200]}: timed out after {policy.timeout_seconds:g}s")
                     return Fetched(str(response.url), bytes(body), response.headers.get("content-type"))

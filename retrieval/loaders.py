@@ -111,8 +111,10 @@ def _headline(text: str) -> tuple[str | None, str | None]:
         if following:
             cand = following[0]
             words = cand.split()
-            if 1 <= len(words) <= 6 and not cand.endswith((".", "?", "!", ":")) and all(
-                w[0].isupper() or w.lower() in {"and", "of", "the", "de", "van"} for w in words
+            if (
+                1 <= len(words) <= 6
+                and not cand.endswith((".", "?", "!", ":"))
+                and all(w[0].isupper() or w.lower() in {"and", "of", "the", "de", "van"} for w in words)
             ):
                 author = cand
     return title, author

@@ -78,7 +78,12 @@ def _sentence_ends(text: str, start: int, end: int) -> Iterator[int]:
             continue
         if text[punct_start:punct_end] == "." and _is_abbreviation(text, punct_start):
             continue
-        if punct_start > start and text[punct_start - 1].isdigit() and match.end() < end and text[match.end()].isdigit():
+        if (
+            punct_start > start
+            and text[punct_start - 1].isdigit()
+            and match.end() < end
+            and text[match.end()].isdigit()
+        ):
             continue  # "3. 5" inside numbered text is not worth splitting
         yield match.end(2)
     for match in _NEWLINE.finditer(text, start, end):

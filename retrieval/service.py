@@ -50,7 +50,8 @@ SAMPLE_NAME = "iran-rebuffs-russian-demand-to-withdraw-from-syria.txt"
 _URL = re.compile(r"^https?://", re.IGNORECASE)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _FOLLOW_UP = re.compile(
-    r"^(and|but|also|what about|how about|why|so)\b|\b(he|she|it|they|him|her|them|his|its|their|this|that|these|those)\b",
+    r"^(and|but|also|what about|how about|why|so)\b"
+    r"|\b(he|she|it|they|him|her|them|his|its|their|this|that|these|those)\b",
     re.IGNORECASE,
 )
 
@@ -130,7 +131,10 @@ class CitebotService:
                 if self._embedder is None:
                     s = self.settings
                     self._embedder = load_embedder(
-                        s.embedding_model, s.embedding_device, s.embedding_batch_size, s.embedding_backend,
+                        s.embedding_model,
+                        s.embedding_device,
+                        s.embedding_batch_size,
+                        s.embedding_backend,
                         s.model_cache_dir,
                     )
         return self._embedder
@@ -142,7 +146,10 @@ class CitebotService:
             self.catalog.check_embedding(embedder.name, embedder.dimension)
             s = self.settings
             self._searcher = Searcher(
-                self.catalog, self.store, embedder, FusionConfig(s.candidate_k, s.rrf_k, s.dense_weight, s.lexical_weight)
+                self.catalog,
+                self.store,
+                embedder,
+                FusionConfig(s.candidate_k, s.rrf_k, s.dense_weight, s.lexical_weight),
             )
         return self._searcher
 
@@ -457,4 +464,3 @@ class CitebotService:
 
     def feedback_counts(self, namespace: str) -> tuple[int, int]:
         return self.catalog.feedback_counts(self.namespace(namespace))
-

@@ -110,7 +110,7 @@ class ChromaStore:
         ids = result["ids"][0]
         distances = result["distances"][0] if result.get("distances") else [1.0] * len(ids)
         # cosine distance -> similarity
-        return [(i, 1.0 - float(d)) for i, d in zip(ids, distances)]
+        return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
 
     def count(self, namespace: str) -> int:
         return int(self._collection(namespace).count())
