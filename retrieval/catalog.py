@@ -223,7 +223,7 @@ class Catalog:
                 "INSERT INTO journal (namespace, op, doc_id, chunks, stale, created_at) VALUES (?,?,?,?,?,?)",
                 (namespace, op, doc_id, chunks, json.dumps([list(s) for s in stale]), time.time()),
             )
-            return int(cur.lastrowid)
+            return int(cur.lastrowid or 0)
 
     def journal_end(self, entry_id: int) -> None:
         with self._tx() as db:

@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -70,8 +70,9 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # any loader failure becomes one clear message
             raise StoreError(f"cannot load embedding model {model!r}: {exc}") from exc
         self.name = model
-        dim = self._model.get_embedding_dimension() if hasattr(self._model, "get_embedding_dimension") else None
-        self.dimension = int(dim or self._model.get_sentence_embedding_dimension())
+        loaded: Any = self._model
+        dim = loaded.get_embedding_dimension() if hasattr(loaded, "get_embedding_dimension") else None
+        self.dimension = int(dim or loaded.get_sentence_embedding_dimension())
         self.batch_size = batch_size
         self.texts_embedded = 0
         self._lock = threading.Lock()
@@ -79,7 +80,8 @@ class SentenceTransformerEmbedder:
     def _encode(self, texts: Sequence[str], output_value: str | None = "sentence_embedding"):
         with self._lock:
             self.texts_embedded += len(texts)
-            return self._model.encode(
+            model: Any = self._model  # encode's overloads do not cover output_value=None
+            return model.encode(
                 list(texts),
                 batch_size=self.batch_size,
                 normalize_embeddings=True,

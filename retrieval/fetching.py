@@ -84,7 +84,7 @@ def check_url(url: str, policy: FetchPolicy) -> None:
         infos = socket.getaddrinfo(host, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchError(f"{url[:200]}: cannot resolve host {host[:100]!r}") from exc
-    addresses = sorted({info[4][0].split("%", 1)[0] for info in infos})
+    addresses = sorted({str(info[4][0]).split("%", 1)[0] for info in infos})
     if policy.allow_private or _allowlisted(host, addresses, policy.allowlist):
         return
     for address in addresses:

@@ -143,6 +143,7 @@ def _markdown_meta(text: str) -> tuple[str | None, str | None, str | None]:
 
 def _html(data: bytes, name: str, url: str | None) -> tuple[str, str | None, str | None, str | None]:
     import trafilatura
+    from trafilatura.settings import Document as Extracted
 
     html = decode(data, name)
     try:
@@ -151,10 +152,10 @@ def _html(data: bytes, name: str, url: str | None) -> tuple[str, str | None, str
         )
     except Exception as exc:  # trafilatura, lxml and htmldate raise many types on broken markup
         raise UnsupportedSource(f"{name}: not readable HTML ({type(exc).__name__})") from exc
-    if result is None or not (result.text or "").strip():
+    if not isinstance(result, Extracted) or not (result.text or "").strip():
         raise EmptyDocument(f"{name}: no article text found in the HTML")
     # trafilatura separates paragraphs by one newline; blank lines mark them here.
-    text = re.sub(r"\n+", "\n\n", result.text)
+    text = re.sub(r"\n+", "\n\n", result.text or "")
     return text, result.title, result.author, result.date
 
 

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from importlib import resources
 from pathlib import Path
 
@@ -191,7 +192,7 @@ class CitebotService:
         for raw in sources:
             source = str(raw)
             if _URL.match(source):
-                planned.append((source, lambda url=source: self._load_url(url)))
+                planned.append((source, partial(self._load_url, source)))
                 continue
             path = Path(source).expanduser()
             if not path.exists():
@@ -201,7 +202,7 @@ class CitebotService:
             if path.is_dir() and not files:
                 failed.append(IngestItem(source, "failed", error=f"{source}: no .txt, .md, .html or .pdf files in it"))
             for file in files:
-                planned.append((str(file), lambda f=file: load_path(f, self.limits)))
+                planned.append((str(file), partial(load_path, file, self.limits)))
         items = list(failed)
         for done, (source, load) in enumerate(planned, start=1):
             try:

@@ -27,8 +27,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import pytest
-
 from retrieval.catalog import chunk_ids
 from retrieval.embedding import HashingEmbedder
 from retrieval.errors import CitebotError, NotFound

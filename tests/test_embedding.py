@@ -10,7 +10,8 @@ from retrieval.onnx_embedding import OnnxEmbedder, supports
 
 TEXTS = [
     "What did Pompeo demand?",
-    "Iran reportedly rejected Russia\u2019s demands that foreign troops leave Syria. Ghasemi said no one can force Iran.",
+    "Iran reportedly rejected Russia\u2019s demands that foreign troops leave Syria. "
+    "Ghasemi said no one can force Iran.",
     "A much longer passage " + "about the war in Syria and the troops of several nations " * 40,
 ]
 
