@@ -129,9 +129,6 @@ class Catalog:
         rows = self._read("SELECT generation FROM namespaces WHERE namespace=?", (namespace,))
         return rows[0][0] if rows else 0
 
-    def namespaces(self) -> list[str]:
-        return [r[0] for r in self._read("SELECT DISTINCT namespace FROM documents ORDER BY namespace")]
-
     def has_document(self, namespace: str, doc_id: str) -> bool:
         return bool(self._read("SELECT 1 FROM documents WHERE namespace=? AND doc_id=?", (namespace, doc_id)))
 
@@ -208,13 +205,6 @@ class Catalog:
             )
             for r in rows
         ]
-
-    def paragraph_of(self, namespace: str, doc_id: str, offset: int) -> int:
-        rows = self._read(
-            "SELECT paragraph FROM sentences WHERE namespace=? AND doc_id=? AND start<=? ORDER BY start DESC LIMIT 1",
-            (namespace, doc_id, offset),
-        )
-        return rows[0][0] if rows else 1
 
     # -- journal ----------------------------------------------------------------------
     def journal_begin(self, namespace: str, op: str, doc_id: str, chunks: int, stale: Sequence[tuple[str, int]]) -> int:
