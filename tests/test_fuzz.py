@@ -58,6 +58,16 @@ CASES: Counter = Counter()
 SUFFIXES = [".txt", ".md", ".html", ".pdf"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def warm_html_extraction():
+    """trafilatura and htmldate load their date-parsing data on first use, which alone can
+    exceed the per-input bound; the bound is about steady-state inputs, so pay it here."""
+    page = b"<html><head><meta property='article:published_time' content='2024-03-05'></head>"
+    body = b"The council met on Tuesday and approved the budget. " * 5
+    page += b"<body><article><p>" + body + b"</p></article></body></html>"
+    load_bytes(page, "warm.html", url="https://news.example/warm")
+
+
 def n(count: int) -> int:
     return max(1, int(count * SCALE))
 
