@@ -410,14 +410,16 @@ class CitebotService:
             raise InvalidQuestion("the quote is empty")
         if len(quote) > self.settings.max_question_chars:
             raise InvalidQuestion(f"the quote is over {self.settings.max_question_chars:,} characters")
-        docs = self.catalog.documents(ns)
-        texts = {d.id: self.catalog.text(ns, d.id) or "" for d in docs}
+        # The index's cached texts, not one catalog read per document per lookup; documents
+        # forgotten since the index was built are skipped by ``by_id``.
+        index = self.searcher.index(ns)
+        texts = index.texts
+        docs = [d for d in self.catalog.documents(ns) if d.id in texts]
         for info in docs:  # exact occurrences anywhere win over near ones
             at = texts[info.id].find(quote)
             if at >= 0:
                 return self._context(info, texts[info.id], at, at + len(quote), exact=True)
         # Near matches: look only in the documents lexical search ranks highest.
-        index = self.searcher.index(ns)
         ranked_docs: list[str] = []
         for row, _ in index.bm25.top(tokenize(quote), 20):
             doc_id = index.chunks[row].doc_id
