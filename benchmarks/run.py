@@ -169,7 +169,8 @@ def stage_ingest(dataset: Path, workdir: Path, limit: int | None = None) -> dict
     svc.searcher  # noqa: B018 - model loaded and checked before the clock starts
     before = embedder.texts_embedded
     t0 = time.perf_counter()
-    chunks = sum(svc.ingest_document(d, NS).chunks for d in docs)
+    chunks = sum(svc.ingest_document(d, NS, refresh=False).chunks for d in docs)
+    svc.searcher.index(NS)  # the search index, once for the batch (as `citebot ingest` does)
     first = time.perf_counter() - t0
     embedded_first = embedder.texts_embedded - before
     before = embedder.texts_embedded
@@ -179,7 +180,8 @@ def stage_ingest(dataset: Path, workdir: Path, limit: int | None = None) -> dict
     embedded_again = embedder.texts_embedded - before
     assert set(statuses) == {"unchanged"}, statuses
 
-    # The raw sentence-transformers encode rate on exactly these chunk texts.
+    # The raw sentence-transformers encode rate on exactly these chunk texts, at its fastest
+    # of a few batch sizes (Citebot's own, and 8 and 32, sentence-transformers' default).
     from sentence_transformers import SentenceTransformer
 
     from retrieval.embedding import resolve_model
@@ -187,9 +189,12 @@ def stage_ingest(dataset: Path, workdir: Path, limit: int | None = None) -> dict
     texts = [c.text for c in svc.searcher.index(NS).chunks]
     model = SentenceTransformer(resolve_model(svc.settings.embedding_model), device="cpu")
     model.encode(["warm up"])
-    t0 = time.perf_counter()
-    model.encode(texts, batch_size=svc.settings.embedding_batch_size, normalize_embeddings=True)
-    raw = time.perf_counter() - t0
+    raw_by_batch = {}
+    for batch_size in sorted({svc.settings.embedding_batch_size, 8, 32}):
+        t0 = time.perf_counter()
+        model.encode(texts, batch_size=batch_size, normalize_embeddings=True)
+        raw_by_batch[batch_size] = time.perf_counter() - t0
+    raw = min(raw_by_batch.values())
     del model
 
     # The naive pipeline's index over the same articles (for the latency rows).
@@ -208,6 +213,7 @@ def stage_ingest(dataset: Path, workdir: Path, limit: int | None = None) -> dict
         "docs_per_second": len(docs) / first,
         "texts_embedded": embedded_first,
         "raw_encode_seconds": raw,
+        "raw_encode_seconds_by_batch_size": raw_by_batch,
         "raw_chunks_per_second": len(texts) / raw,
         "reingest_seconds": again,
         "reingest_texts_embedded": embedded_again,
@@ -226,15 +232,13 @@ def build_synthetic(dataset: Path, target_chunks: int, citebot_dir: Path, naive_
 
     embedder = SyntheticEmbedder()
     svc = open_service(citebot_dir, embedder)
-    searcher = svc.searcher
     docs = recombined_documents(dataset, int(target_chunks * 880), seed=target_chunks)
     t0 = time.perf_counter()
-    # The service refreshes the namespace's BM25 index after every document; a bulk load
-    # needs it once, at the first question, so the per-document refresh is skipped here.
-    searcher.index = lambda namespace: None  # type: ignore[method-assign]
+    # The search index is built at the first question (the latency rows report that separately).
     chunks = 0
     for i, (title, text) in enumerate(docs):
-        chunks += svc.ingest_document(Document(content_id(text), text, f"synthetic:{i}", title), NS).chunks
+        doc = Document(content_id(text), text, f"synthetic:{i}", title)
+        chunks += svc.ingest_document(doc, NS, refresh=False).chunks
         if chunks >= target_chunks:
             docs = docs[: i + 1]
             break
@@ -401,7 +405,7 @@ def table(report: dict[str, Any]) -> str:
         (
             "ingest chunks/s (first ingest, real model)",
             f"{ing['chunks_per_second']:.1f}",
-            f"{ing['raw_chunks_per_second']:.1f} (sentence-transformers encode, same texts)",
+            f"{ing['raw_chunks_per_second']:.1f} (sentence-transformers encode, same texts, fastest batch size)",
             f"{ing['chunks_per_second'] / ing['raw_chunks_per_second']:.2f}x",
             "≥ 0.9x",
         ),

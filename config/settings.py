@@ -44,7 +44,7 @@ class Settings(BaseSettings):
 
     # Embeddings
     embedding_model: str = "all-MiniLM-L6-v2"
-    embedding_batch_size: int = Field(32, ge=1)
+    embedding_batch_size: int = Field(4, ge=1)
     embedding_device: str = "cpu"
     embedding_backend: Literal["auto", "onnx", "torch"] = "auto"
     model_cache_dir: Path | None = None  # default: $XDG_CACHE_HOME/citebot or ~/.cache/citebot
@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0)
     lexical_weight: float = Field(0.5, ge=0)
     answer_max_sentences: int = Field(2, ge=1, le=10)
-    answer_max_chars: int = Field(400, ge=50)
+    answer_max_chars: int = Field(450, ge=50)
     abstain_threshold: float = 0.6
     answer_mode: Literal["extractive"] = "extractive"
 

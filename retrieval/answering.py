@@ -3,7 +3,9 @@
 The extractive answer quotes the one or two sentences of the top retrieved chunks that
 best answer the question, each with its citation. A sentence's score is its contextual
 vector's similarity to the question (computed at ingest), plus the IDF-weighted share of
-the question's terms it contains, minus how far its chunk ranked below the best chunk.
+the question's terms it contains, minus how far its chunk ranked below the best chunk, and
+minus a small penalty when the question asks for a date, number or name and the sentence
+has none (``questions.py``).
 Sentence scores come from the retrieval step (``Retrieved.scores``): answering embeds
 nothing and reads nothing from the database.
 
@@ -20,6 +22,7 @@ from typing import Protocol
 from retrieval.catalog import Catalog
 from retrieval.citations import citation_id
 from retrieval.models import Answer, Citation, Sentence
+from retrieval.questions import can_answer, expected_type
 from retrieval.search import Retrieved
 
 ABSTAIN_TEXT = "I couldn't find that in the ingested articles."
@@ -32,13 +35,14 @@ class Answerer(Protocol):
 @dataclass(frozen=True)
 class AnswerConfig:
     max_sentences: int = 2
-    max_chars: int = 400
+    max_chars: int = 450
     abstain_threshold: float = 0.6
     top_chunks: int = 3
     dense_weight: float = 1.0
     lexical_weight: float = 0.5
     rank_weight: float = 1.0  # per unit of retrieval score below the best chunk
     extra_sentence_margin: float = 0.3  # a further sentence scores at most this much below the best
+    answer_type_penalty: float = 0.1  # a sentence without the kind of thing asked for (a date for "when")
     confidence_lexical_weight: float = 0.5
 
 
@@ -60,29 +64,31 @@ class ExtractiveAnswerer:
         self.catalog = catalog
         self.config = config
 
-    def score_sentences(self, namespace: str, retrieved: Retrieved) -> list[ScoredSentence]:
+    def score_sentences(self, question: str, retrieved: Retrieved) -> list[ScoredSentence]:
         cfg = self.config
         index = retrieved.index
         hits = retrieved.hits[: cfg.top_chunks]
         if not hits:
             return []
         top = hits[0].score
+        kind = expected_type(question)
         best: dict[tuple[str, int], ScoredSentence] = {}
         for hit in hits:
             chunk = hit.chunk
             scores = retrieved.scores(chunk)
             text = index.texts[chunk.doc_id]
-            for pos in range(scores.first, scores.last):
-                key = (chunk.doc_id, pos)
+            for i in range(len(scores.sentences)):
+                sentence = scores.sentences.sentence(i, text)
+                key = (chunk.doc_id, sentence.index)
                 if key in best:  # overlap: the sentence already scored in a better chunk
                     continue
-                sentence = scores.doc.sentence(pos, text)
                 # A headline or a two-word line (byline, "COMMENTS") is no evidence.
                 if sentence.text == index.titles[chunk.doc_id] or len(sentence.text.split()) < 4:
                     continue
-                dense = float(scores.dense[pos - scores.first])
-                lexical = float(scores.lexical[pos - scores.first])
+                dense, lexical = float(scores.dense[i]), float(scores.lexical[i])
                 score = cfg.dense_weight * dense + cfg.lexical_weight * lexical - cfg.rank_weight * (top - hit.score)
+                if kind is not None and not can_answer(kind, question, sentence.text):
+                    score -= cfg.answer_type_penalty
                 best[key] = ScoredSentence(sentence, score, dense, lexical, hit.rank)
         return sorted(best.values(), key=lambda s: (-s.score, s.chunk_rank, s.sentence.start))
 
@@ -91,7 +97,7 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, namespace: str, retrieved: Retrieved) -> Answer:
         cfg = self.config
-        scored = self.score_sentences(namespace, retrieved)
+        scored = self.score_sentences(question, retrieved)
         if not scored:
             return abstention(question)
         best = scored[0]

@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE TABLE IF NOT EXISTS sentences (
     namespace TEXT NOT NULL, doc_id TEXT NOT NULL, idx INTEGER NOT NULL,
     start INTEGER NOT NULL, "end" INTEGER NOT NULL, paragraph INTEGER NOT NULL, vector BLOB,
-    PRIMARY KEY (namespace, doc_id, idx));
+    terms TEXT, PRIMARY KEY (namespace, doc_id, idx));
+-- A question reads only its candidate chunks' sentences: a range seek by position.
+CREATE INDEX IF NOT EXISTS sentences_by_start ON sentences (namespace, doc_id, start);
 CREATE TABLE IF NOT EXISTS journal (
     id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, op TEXT NOT NULL,
     doc_id TEXT NOT NULL, chunks INTEGER NOT NULL, stale TEXT NOT NULL, created_at REAL NOT NULL);
@@ -48,6 +50,39 @@ CREATE TABLE IF NOT EXISTS feedback (
     question TEXT NOT NULL, answer TEXT NOT NULL, citations TEXT NOT NULL, vote INTEGER NOT NULL,
     created_at REAL NOT NULL);
 """
+
+
+@dataclass(frozen=True)
+class SentenceRows:
+    """Sentences of one document span, column by column."""
+
+    indices: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    paragraphs: np.ndarray
+    vectors: np.ndarray  # (n, dim) float16
+    terms: list[str | None]  # search terms, space-separated (None: not stored)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def within(self, start: int, end: int) -> SentenceRows:
+        """The rows inside [start, end) (rows are in text order)."""
+        first = int(np.searchsorted(self.starts, start, side="left"))
+        last = max(first, int(np.searchsorted(self.ends, end, side="right")))
+        return SentenceRows(
+            self.indices[first:last],
+            self.starts[first:last],
+            self.ends[first:last],
+            self.paragraphs[first:last],
+            self.vectors[first:last],
+            self.terms[first:last],
+        )
+
+    @classmethod
+    def empty(cls, dimension: int) -> SentenceRows:
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none, none, none, none, np.zeros((0, dimension), dtype=np.float16), [])
 
 
 @dataclass(frozen=True)
@@ -70,7 +105,11 @@ class Catalog:
         self._local = threading.local()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn().executescript(_SCHEMA)  # idempotent; executescript commits itself
+            conn = self._conn()
+            conn.executescript(_SCHEMA)  # idempotent; executescript commits itself
+            if "terms" not in {row[1] for row in conn.execute("PRAGMA table_info(sentences)")}:
+                # Catalogs written before sentence terms were stored: those rows are tokenized when read.
+                conn.execute("ALTER TABLE sentences ADD COLUMN terms TEXT")
             with self._tx() as db:
                 row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
                 if row is None:
@@ -189,22 +228,23 @@ class Catalog:
             conn.execute("COMMIT")
         return (gen_rows[0][0] if gen_rows else 0), docs, chunks
 
-    def sentences_in(
-        self, namespace: str, doc_id: str, text: str, start: int, end: int
-    ) -> list[tuple[Sentence, np.ndarray | None]]:
-        """Sentences of ``text`` (the document's) inside [start, end), with their vectors."""
+    def sentence_rows(
+        self, namespace: str, spans: Sequence[tuple[str, int, int]], dimension: int
+    ) -> list[SentenceRows]:
+        """For each (doc_id, start, end), the document's sentences inside [start, end), as
+        arrays (vectors zero where none were stored). One query: an index seek per span."""
+        if not spans:
+            return []
+        one = 'SELECT ?, idx, start, "end", paragraph, vector, terms FROM sentences '
+        one += 'WHERE namespace=? AND doc_id=? AND start>=? AND "end"<=?'
         rows = self._read(
-            'SELECT idx, start, "end", paragraph, vector FROM sentences '
-            'WHERE namespace=? AND doc_id=? AND start>=? AND "end"<=? ORDER BY idx',
-            (namespace, doc_id, start, end),
+            " UNION ALL ".join([one] * len(spans)),  # sorted below: an ORDER BY here costs a temp B-tree
+            [value for k, (doc_id, start, end) in enumerate(spans) for value in (k, namespace, doc_id, start, end)],
         )
-        return [
-            (
-                Sentence(doc_id, r[0], r[1], r[2], r[3], text[r[1] : r[2]]),
-                np.frombuffer(r[4], dtype=np.float16).astype(np.float32) if r[4] is not None else None,
-            )
-            for r in rows
-        ]
+        by_span: list[list[tuple]] = [[] for _ in spans]
+        for r in rows:
+            by_span[r[0]].append(r)
+        return [_sentence_rows(sorted(span_rows, key=lambda r: r[2]), dimension) for span_rows in by_span]
 
     # -- journal ----------------------------------------------------------------------
     def journal_begin(self, namespace: str, op: str, doc_id: str, chunks: int, stale: Sequence[tuple[str, int]]) -> int:
@@ -232,7 +272,10 @@ class Catalog:
         sentences: Sequence[Sentence],
         sentence_vectors: np.ndarray | None,
         replaces: Sequence[str],
+        sentence_terms: Sequence[str] | None = None,
     ) -> None:
+        """Make the document visible, with its chunks and sentences (``sentence_terms``: each
+        sentence's search terms, space-separated, so questions need not tokenize them)."""
         data = doc.text.encode("utf-8")
         with self._tx() as db:
             for old in replaces:
@@ -261,7 +304,7 @@ class Catalog:
                 [(namespace, doc.id, c.index, c.start, c.end, c.paragraph) for c in chunks],
             )
             db.executemany(
-                "INSERT INTO sentences VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO sentences VALUES (?,?,?,?,?,?,?,?)",
                 [
                     (
                         namespace,
@@ -271,6 +314,7 @@ class Catalog:
                         s.end,
                         s.paragraph,
                         sentence_vectors[i].astype(np.float16).tobytes() if sentence_vectors is not None else None,
+                        sentence_terms[i] if sentence_terms is not None else None,
                     )
                     for i, s in enumerate(sentences)
                 ],
@@ -305,6 +349,16 @@ class Catalog:
 
 
 _INFO_COLUMNS = "doc_id, namespace, source, title, url, author, published, content_hash, chars, chunks, ingested_at"
+
+
+def _sentence_rows(rows: Sequence[tuple], dimension: int) -> SentenceRows:
+    """(span, idx, start, end, paragraph, vector, terms) rows of one span, in text order."""
+    vectors = np.zeros((len(rows), dimension), dtype=np.float16)  # as stored; half the memory
+    for i, r in enumerate(rows):
+        if r[5] is not None and len(r[5]) == 2 * dimension:
+            vectors[i] = np.frombuffer(r[5], dtype=np.float16)
+    columns = np.array([r[1:5] for r in rows], dtype=np.int64).reshape(len(rows), 4)
+    return SentenceRows(columns[:, 0], columns[:, 1], columns[:, 2], columns[:, 3], vectors, [r[6] for r in rows])
 
 
 def _info(row: tuple) -> DocumentInfo:

@@ -305,7 +305,9 @@ class CitebotSystem:
         self.embedder = self.svc.embedder  # loaded before any clock starts
 
     def ingest(self, docs: Sequence[Document]) -> int:
-        return sum(self.svc.ingest_document(doc, NAMESPACE).chunks for doc in docs)
+        chunks = sum(self.svc.ingest_document(doc, NAMESPACE, refresh=False).chunks for doc in docs)
+        self.svc.searcher.index(NAMESPACE)  # the search index, once for the batch
+        return chunks
 
     def ask(self, question: str) -> Outcome:
         t0 = time.perf_counter()

@@ -1,13 +1,13 @@
 """Hybrid retrieval: dense (vector store) + lexical (BM25) candidates, reranked by sentences.
 
 What a query needs is precomputed and cached per namespace by the catalog's generation
-counter: chunk texts, offsets, titles and the BM25 index; and, read once per document on
-first use, its sentences' offsets and contextual vectors (computed at ingest), each
-sentence's terms tokenized the first time it is scored. A query costs one question
-embedding, one BM25 scoring pass, a few small matrix products and, past
-``memory_dense_chunks`` chunks, one vector-store query (below it, a product with the
+counter: chunk texts, offsets, titles and the BM25 index; and, read once per candidate
+chunk on first use (one indexed range read), its sentences' offsets and contextual vectors
+(computed at ingest), each sentence's terms tokenized the first time it is scored. A query
+costs one question embedding, one BM25 scoring pass, a few small matrix products and,
+past ``memory_dense_chunks`` chunks, one vector-store query (below it, a product with the
 sentence vectors in memory is faster than the store's round trip) — no second embedding,
-and no database reads once its documents' sentences are cached.
+and no database reads once its candidates' sentences are cached.
 
 Ranking: the dense top ``candidate_k`` and the BM25 top ``candidate_k`` are pooled (ties
 keep reciprocal-rank-fusion order, ``rrf_k``), then each candidate chunk is scored by
@@ -15,6 +15,8 @@ keep reciprocal-rank-fusion order, ``rrf_k``), then each candidate chunk is scor
     dense_weight · max over its sentences of cos(question, sentence)
   + lexical_weight · (max over its sentences of the IDF-weighted share of the question's
                       terms it contains  +  coverage_weight · the same share for the chunk)
+  + phrase_weight · max over its sentences of the share of the question's adjacent term
+                    pairs ("Super Bowl", "Von Miller") it contains as adjacent terms
 
 Questions are usually answered by one sentence, so the best sentence is a sharper signal
 than the whole chunk's vector or BM25 score; BENCHMARKS.md has the measurements.
@@ -26,18 +28,19 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import pairwise
 
 import numpy as np
 
-from retrieval.catalog import Catalog
+from retrieval.catalog import Catalog, SentenceRows
 from retrieval.citations import citation_id
 from retrieval.embedding import Embedder
 from retrieval.lexical import BM25Index, tokenize
 from retrieval.models import Chunk, SearchHit, Sentence
 from retrieval.vectorstore import VectorStore
 
-# Sentences kept in memory per namespace index (vectors at 768 bytes each): ~150 MB.
-MAX_CACHED_SENTENCES = 200_000
+# Sentences kept in memory per namespace index (vectors at 1,536 bytes each): ~150 MB.
+MAX_CACHED_SENTENCES = 100_000
 
 
 @dataclass(frozen=True)
@@ -47,37 +50,41 @@ class FusionConfig:
     dense_weight: float = 1.0
     lexical_weight: float = 0.5
     coverage_weight: float = 0.5
+    phrase_weight: float = 0.2
     # Up to this many chunks, dense candidates come from the sentence vectors held in
     # memory (a chunk scores its best sentence); past it, from the vector store's index.
     memory_dense_chunks: int = 2000
 
 
+def padded(words: list[str]) -> str:
+    """Terms as " t1 t2 … ": a term (" t ") or an adjacent pair (" t1 t2 ") is then one
+    substring test, much cheaper than building sets for every sentence a question scores."""
+    return f" {' '.join(words)} "
+
+
 @dataclass(frozen=True)
-class DocSentences:
-    """One document's sentences as arrays (read once per document and generation)."""
+class ChunkSentences:
+    """One chunk's sentences as arrays (read once per chunk and generation)."""
 
     doc_id: str
     indices: np.ndarray  # sentence numbers in the catalog
     starts: np.ndarray
     ends: np.ndarray
     paragraphs: np.ndarray
-    vectors: np.ndarray  # (n, dim) float16 as stored, unit length (zeros when none were stored)
-    terms: list[frozenset[str] | None]  # each sentence's terms, tokenized on first use
+    vectors: np.ndarray  # (n, dim) float32 (float16 as stored: converted once, not per question)
+    terms: list[str | None]  # padded terms; stored at ingest, else tokenized on first use
 
-    def span(self, start: int, end: int) -> tuple[int, int]:
-        """Positions [first, last) of the sentences inside [start, end)."""
-        first = int(np.searchsorted(self.starts, start, side="left"))
-        last = int(np.searchsorted(self.ends, end, side="right"))
-        return first, max(first, last)
+    def __len__(self) -> int:
+        return len(self.starts)
 
-    def sentence(self, position: int, text: str) -> Sentence:
-        s, e = int(self.starts[position]), int(self.ends[position])
-        return Sentence(self.doc_id, int(self.indices[position]), s, e, int(self.paragraphs[position]), text[s:e])
+    def sentence(self, i: int, text: str) -> Sentence:
+        s, e = int(self.starts[i]), int(self.ends[i])
+        return Sentence(self.doc_id, int(self.indices[i]), s, e, int(self.paragraphs[i]), text[s:e])
 
-    def terms_of(self, position: int, text: str) -> frozenset[str]:
-        found = self.terms[position]
+    def terms_of(self, i: int, text: str) -> str:
+        found = self.terms[i]
         if found is None:
-            found = self.terms[position] = frozenset(tokenize(text[self.starts[position] : self.ends[position]]))
+            found = self.terms[i] = padded(tokenize(text[self.starts[i] : self.ends[i]]))
         return found
 
 
@@ -85,12 +92,11 @@ class DocSentences:
 class ChunkScores:
     """A chunk's sentences scored against the question."""
 
-    doc: DocSentences
-    first: int  # the chunk's sentences are doc positions [first, last)
-    last: int
+    sentences: ChunkSentences
     dense: np.ndarray  # cosine similarity of each sentence's vector to the question's
     lexical: np.ndarray  # IDF-weighted share of the question's terms each sentence contains
-    coverage: float  # the same share for the chunk as a whole
+    phrase: np.ndarray  # share of the question's adjacent term pairs each sentence contains
+    coverage: float  # the IDF-weighted share for the chunk as a whole
 
 
 @dataclass
@@ -104,8 +110,8 @@ class NamespaceIndex:
     bm25: BM25Index
     namespace: str = ""
     catalog: Catalog | None = None
-    # Documents' sentences, least recently used first; at most MAX_CACHED_SENTENCES in all.
-    _sentences: OrderedDict[str, DocSentences] = field(default_factory=OrderedDict, repr=False)
+    # Chunks' sentences by chunk row, least recently used first; at most MAX_CACHED_SENTENCES in all.
+    _sentences: OrderedDict[int, ChunkSentences] = field(default_factory=OrderedDict, repr=False)
     _cached: int = field(default=0, repr=False)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _dense: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
@@ -133,38 +139,42 @@ class NamespaceIndex:
             catalog=catalog,
         )
 
-    def sentences(self, doc_id: str, dimension: int) -> DocSentences:
-        """The document's sentences, read from the catalog on first use only."""
+    def sentences(self, row: int, dimension: int) -> ChunkSentences:
+        """The chunk's sentences, read from the catalog on first use only."""
+        return self.load([row], dimension)[0]
+
+    def load(self, rows: list[int], dimension: int) -> list[ChunkSentences]:
+        """The chunks' sentences; those not cached are read from the catalog in one query."""
+        found: dict[int, ChunkSentences] = {}
         with self._cache_lock:
-            cached = self._sentences.get(doc_id)
-            if cached is not None:
-                self._sentences.move_to_end(doc_id)
-                return cached
-        text = self.texts[doc_id]
-        rows = self.catalog.sentences_in(self.namespace, doc_id, text, 0, len(text)) if self.catalog else []
-        vectors = np.zeros((len(rows), dimension), dtype=np.float16)  # as stored; half the memory
-        for i, (_, vector) in enumerate(rows):
-            if vector is not None and len(vector) == dimension:
-                vectors[i] = vector
-        doc = DocSentences(
-            doc_id=doc_id,
-            indices=np.array([s.index for s, _ in rows], dtype=np.int64),
-            starts=np.array([s.start for s, _ in rows], dtype=np.int64),
-            ends=np.array([s.end for s, _ in rows], dtype=np.int64),
-            paragraphs=np.array([s.paragraph for s, _ in rows], dtype=np.int64),
-            vectors=vectors,
-            terms=[None] * len(rows),
-        )
+            for row in rows:
+                cached = self._sentences.get(row)
+                if cached is not None:
+                    self._sentences.move_to_end(row)
+                    found[row] = cached
+        missing = [row for row in dict.fromkeys(rows) if row not in found]
+        if missing:
+            spans = [(self.chunks[r].doc_id, self.chunks[r].start, self.chunks[r].end) for r in missing]
+            read = (
+                self.catalog.sentence_rows(self.namespace, spans, dimension)
+                if self.catalog
+                else [SentenceRows.empty(dimension)] * len(missing)
+            )
+            for row, (doc_id, _, _), part in zip(missing, spans, read, strict=True):
+                found[row] = self._remember(row, _chunk_sentences(doc_id, part))
+        return [found[row] for row in rows]
+
+    def _remember(self, row: int, sentences: ChunkSentences) -> ChunkSentences:
         with self._cache_lock:
-            # First load wins: every reader of this index then scores and spans the same sentences.
-            if doc_id in self._sentences:
-                return self._sentences[doc_id]
-            self._sentences[doc_id] = doc
-            self._cached += len(rows)
+            # First load wins: every reader of this index then scores and quotes the same sentences.
+            if row in self._sentences:
+                return self._sentences[row]
+            self._sentences[row] = sentences
+            self._cached += len(sentences)
             while self._cached > MAX_CACHED_SENTENCES and len(self._sentences) > 1:
                 _, evicted = self._sentences.popitem(last=False)
-                self._cached -= len(evicted.starts)
-            return doc
+                self._cached -= len(evicted)
+            return sentences
 
     def dense_top(self, query_vector: np.ndarray, n: int) -> list[tuple[int, float]]:
         """The ``n`` chunks whose best sentence is most similar to the question (brute force)."""
@@ -184,26 +194,42 @@ class NamespaceIndex:
     def _sentence_rows(self, dimension: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every chunk's sentence vectors, grouped by chunk: (vectors, group offsets, chunk rows).
 
-        A namespace this small is read whole anyway, so its sentences' terms are tokenized
-        here too, once, instead of on the questions that first touch them."""
+        A namespace this small is read whole anyway: one read per document (and the terms of
+        sentences stored before terms were, tokenized here once rather than on a question)."""
+        by_doc: dict[str, list[int]] = {}
+        for row, chunk in enumerate(self.chunks):
+            by_doc.setdefault(chunk.doc_id, []).append(row)
+        for doc_id, doc_rows in by_doc.items():
+            text = self.texts[doc_id]
+            whole = (
+                self.catalog.sentence_rows(self.namespace, [(doc_id, 0, len(text))], dimension)[0]
+                if self.catalog
+                else SentenceRows.empty(dimension)
+            )
+            for row in doc_rows:
+                chunk = self.chunks[row]
+                sentences = self._remember(row, _chunk_sentences(doc_id, whole.within(chunk.start, chunk.end)))
+                for i in range(len(sentences)):
+                    sentences.terms_of(i, text)
         parts: list[np.ndarray] = []
         offsets: list[int] = []
         rows: list[int] = []
         total = 0
-        for doc_id, text in self.texts.items():
-            doc = self.sentences(doc_id, dimension)
-            for pos in range(len(doc.terms)):
-                doc.terms_of(pos, text)
-        for row, chunk in enumerate(self.chunks):
-            doc = self.sentences(chunk.doc_id, dimension)
-            first, last = doc.span(chunk.start, chunk.end)
-            if last > first:
-                parts.append(doc.vectors[first:last])
+        for row in range(len(self.chunks)):
+            sentences = self.sentences(row, dimension)
+            if len(sentences):
+                parts.append(sentences.vectors)
                 offsets.append(total)
                 rows.append(row)
-                total += last - first
-        vectors = np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, dimension), dtype=np.float32)
+                total += len(sentences)
+        vectors = np.concatenate(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
         return vectors, np.array(offsets, dtype=np.int64), np.array(rows, dtype=np.int64)
+
+
+def _chunk_sentences(doc_id: str, rows: SentenceRows) -> ChunkSentences:
+    stored = [None if t is None else f" {t} " for t in rows.terms]
+    vectors = rows.vectors.astype(np.float32)
+    return ChunkSentences(doc_id, rows.indices, rows.starts, rows.ends, rows.paragraphs, vectors, stored)
 
 
 @dataclass(frozen=True)
@@ -218,33 +244,55 @@ class Retrieved:
 
     @cached_property
     def weights(self) -> tuple[list[str], np.ndarray]:
-        """The question's distinct terms and their IDF weights, normalised to sum to 1."""
+        """The question's distinct terms (padded like sentence terms) and their IDF weights,
+        normalised to sum to 1."""
         terms = sorted(set(self.query_tokens))
         weights = np.array([self.index.bm25.weight(t) for t in terms], dtype=np.float32)
         total = float(weights.sum())
-        return terms, (weights / total if total > 0 else weights)
+        return [f" {t} " for t in terms], (weights / total if total > 0 else weights)
+
+    @cached_property
+    def pairs(self) -> list[str]:
+        """The question's adjacent term pairs, padded like sentence terms."""
+        return list(dict.fromkeys(f" {a} {b} " for a, b in pairwise(self.query_tokens)))
 
     def scores(self, chunk: Chunk) -> ChunkScores:
         """The chunk's sentences scored against the question (once; the answer step reuses them)."""
         found = self.chunk_scores.get(chunk.key)
         if found is None:
-            doc = self.index.sentences(chunk.doc_id, len(self.query_vector))
-            first, last = doc.span(chunk.start, chunk.end)
-            text = self.index.texts[chunk.doc_id]
-            terms, weights = self.weights
-            sentence_terms = [doc.terms_of(pos, text) for pos in range(first, last)]
-            present = np.array([[t in have for t in terms] for have in sentence_terms], dtype=bool).reshape(
-                last - first, len(terms)
-            )
-            found = self.chunk_scores[chunk.key] = ChunkScores(
-                doc=doc,
-                first=first,
-                last=last,
-                dense=matvec(doc.vectors[first:last], self.query_vector),
-                lexical=present.astype(np.float32) @ weights if len(terms) else np.zeros(last - first, np.float32),
-                coverage=float(weights @ present.any(axis=0)) if len(terms) and last > first else 0.0,
-            )
+            self.score_rows([self.index.row_of[chunk.key]])
+            found = self.chunk_scores[chunk.key]
         return found
+
+    def score_rows(self, rows: list[int]) -> None:
+        """Score the chunks' sentences against the question, all chunks at once: at a few
+        sentences per chunk, the cost is numpy's per-call overhead, so it is paid per question."""
+        chunks = self.index.chunks
+        todo = [row for row in dict.fromkeys(rows) if chunks[row].key not in self.chunk_scores]
+        if not todo:
+            return
+        groups = self.index.load(todo, len(self.query_vector))
+        words, weights = self.weights
+        pairs = self.pairs
+        texts = self.index.texts
+        have = [g.terms_of(i, texts[g.doc_id]) for g in groups for i in range(len(g))]
+        n = len(have)
+        present = np.array([[t in h for t in words] for h in have], dtype=bool).reshape(n, len(words))
+        lexical = present.astype(np.float32) @ weights if len(words) else np.zeros(n, np.float32)
+        phrase = np.array([sum(p in h for p in pairs) for h in have], dtype=np.float32) / max(1, len(pairs))
+        dense = matvec(np.concatenate([g.vectors for g in groups]), self.query_vector)
+        sizes = np.array([len(g) for g in groups], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        coverage = np.zeros(len(groups), dtype=np.float32)
+        filled = np.flatnonzero(sizes)
+        if len(filled) and len(words):
+            # Rows of empty chunks are none, so each filled chunk's rows run to the next filled start.
+            coverage[filled] = np.logical_or.reduceat(present, starts[filled], axis=0).astype(np.float32) @ weights
+        for k, (row, g) in enumerate(zip(todo, groups, strict=True)):
+            span = slice(int(starts[k]), int(starts[k] + sizes[k]))
+            self.chunk_scores[chunks[row].key] = ChunkScores(
+                g, dense[span], lexical[span], phrase[span], float(coverage[k])
+            )
 
 
 def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
@@ -252,9 +300,10 @@ def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
 
     A threaded BLAS call leaves its worker threads spinning for a while after it returns;
     on a small machine they then compete with the next question's embedding, which measured
-    ~2x slower asks under load (BENCHMARKS.md). einsum's own loop is single-threaded.
+    ~2x slower asks under load (BENCHMARKS.md). ``vecdot``'s own loop is single-threaded
+    (and twice as fast as einsum's here).
     """
-    return np.einsum("ij,j->i", matrix, vector.astype(np.float32), dtype=np.float32)
+    return np.vecdot(matrix, vector.astype(np.float32))
 
 
 class Searcher:
@@ -316,15 +365,18 @@ class Searcher:
         for rank, (row, score) in enumerate(lexical):
             pooled[row] = pooled.get(row, 0.0) + 1.0 / (cfg.rrf_k + rank + 1)
             lexical_scores[row] = score
+        retrieved.score_rows(list(pooled))
         scored = []
         for row, rrf in pooled.items():
             s = retrieved.scores(index.chunks[row])
-            if s.last > s.first:
-                best_dense, best_lexical = float(s.dense.max()), float(s.lexical.max())
+            if len(s.sentences):
+                best_dense, best_lexical, best_phrase = s.dense.max(), s.lexical.max(), s.phrase.max()
             else:  # no sentence rows (e.g. the document was just removed): the chunk's own score
-                best_dense, best_lexical = dense_scores.get(row, 0.0), 0.0
-            score = cfg.dense_weight * best_dense + cfg.lexical_weight * (
-                best_lexical + cfg.coverage_weight * s.coverage
+                best_dense, best_lexical, best_phrase = dense_scores.get(row, 0.0), 0.0, 0.0
+            score = float(
+                cfg.dense_weight * best_dense
+                + cfg.lexical_weight * (best_lexical + cfg.coverage_weight * s.coverage)
+                + cfg.phrase_weight * best_phrase
             )
             scored.append((score, rrf, row))
         scored.sort(key=lambda item: (-item[0], -item[1], item[2]))

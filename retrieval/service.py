@@ -206,11 +206,13 @@ class CitebotService:
         items = list(failed)
         for done, (source, load) in enumerate(planned, start=1):
             try:
-                items.append(self.ingest_document(load(), ns, quota=quota))
+                items.append(self.ingest_document(load(), ns, quota=quota, refresh=False))
             except IngestError as exc:
                 items.append(IngestItem(source, "failed", error=str(exc)))
             if progress:
                 progress(Progress(done, len(planned), source))
+        if any(item.status in ("added", "replaced") for item in items):
+            self.searcher.index(ns)  # once for the batch, not on the next question
         return IngestReport(tuple(items), time.perf_counter() - started)
 
     def ingest_bytes(
@@ -258,7 +260,11 @@ class CitebotService:
             if recent >= quota.ingests_per_hour:
                 raise LimitReached(f"this server reached its limit of {quota.ingests_per_hour} ingests per hour")
 
-    def ingest_document(self, doc: Document, namespace: str, *, quota: Quota | None = None) -> IngestItem:
+    def ingest_document(
+        self, doc: Document, namespace: str, *, quota: Quota | None = None, refresh: bool = True
+    ) -> IngestItem:
+        """Add (or replace, by source) one document. ``refresh``: rebuild the namespace's
+        search index now rather than on the next question (a bulk load does it once, at the end)."""
         ns = self.namespace(namespace)
         if self.catalog.has_document(ns, doc.id):
             return IngestItem(doc.source, "unchanged", doc.id, doc.title)
@@ -280,6 +286,7 @@ class CitebotService:
         sentence_vectors = np.zeros((len(sents), self.embedder.dimension), dtype=np.float32)
         for members, vectors in zip(reversed(segmented.members), reversed(span_vectors), strict=True):
             sentence_vectors[list(members)] = vectors
+        sentence_terms = [" ".join(tokenize(s.text)) for s in sents]
         with self._write_lock:
             stale = [(d, n) for d, n in self.catalog.by_source(ns, doc.source) if d != doc.id]
             if quota:  # concurrent ingests each passed the early check; only one may use the last slot
@@ -297,7 +304,7 @@ class CitebotService:
             )
             try:
                 self.catalog.commit_document(
-                    ns, doc, chunks, segmented.sentences, sentence_vectors, [d for d, _ in stale]
+                    ns, doc, chunks, sents, sentence_vectors, [d for d, _ in stale], sentence_terms
                 )
             except sqlite3.IntegrityError:
                 # Another process committed the same content first: nothing to do.
@@ -306,7 +313,8 @@ class CitebotService:
             for old_id, count in stale:
                 self.store.delete(ns, chunk_ids(old_id, count))
             self.catalog.journal_end(entry)
-        searcher.index(ns)  # refresh the BM25 index now, not on the next question
+        if refresh:
+            searcher.index(ns)
         return IngestItem(doc.source, "replaced" if stale else "added", doc.id, doc.title, len(chunks))
 
     def ensure_sample(self, namespace: str | None = None) -> IngestReport | None:

@@ -314,42 +314,40 @@ def test_concurrent_errors_are_clean(make_settings):
     check_store(svc, NS, {"doc-0.txt": load(0).id})
 
 
-def test_sentence_cache_race_between_a_forget_and_two_readers(make_settings, monkeypatch):
+def test_sentence_cache_keeps_the_first_load_when_a_forget_races_two_readers(make_settings, monkeypatch):
     """The interleaving the reader/writer test above hit once, made deterministic: reader Y
-    reads a document's sentences just before it is forgotten but caches them only after
-    reader X, on the same snapshot, loaded (and cached) the now-empty sentences."""
-    import retrieval.search as search
-
+    reads a chunk's sentences just before its document is forgotten but caches them only
+    after reader X, on the same snapshot, loaded (and cached) the now-empty rows. The cache
+    keeps X's load, so every reader of the snapshot scores and quotes the same sentences."""
     svc = CitebotService(make_settings(), embedder=HashingEmbedder())
     docs = [load(i) for i in range(2)]
     for d in docs:
         svc.ingest_document(d, NS)
     index = svc.searcher.index(NS)  # the snapshot both readers use
     target = docs[0].id
+    row = next(r for r, chunk in enumerate(index.chunks) if chunk.doc_id == target)
+    dim = HashingEmbedder().dimension
     y_read, x_stored = threading.Event(), threading.Event()
-    real_sentences_in = svc.catalog.sentences_in
+    real_sentence_rows = svc.catalog.sentence_rows
 
-    def sentences_in(*args):
-        rows = real_sentences_in(*args)
+    def sentence_rows(*args):
+        rows = real_sentence_rows(*args)
         if threading.current_thread().name == "reader-Y":
             y_read.set()
             x_stored.wait(5)
         return rows
 
-    monkeypatch.setattr(svc.catalog, "sentences_in", sentences_in)
-    y = threading.Thread(target=index.sentences, args=(target, HashingEmbedder().dimension), name="reader-Y")
+    monkeypatch.setattr(svc.catalog, "sentence_rows", sentence_rows)
+    y = threading.Thread(target=index.sentences, args=(row, dim), name="reader-Y")
     y.start()
     assert y_read.wait(5)
     svc.forget(target, NS)
-    real_scores = search.Retrieved.scores
-
-    def scores(self, doc_id):
-        found = real_scores(self, doc_id)
-        if doc_id == target and not x_stored.is_set():
-            x_stored.set()
-            y.join(5)
-        return found
-
-    monkeypatch.setattr(search.Retrieved, "scores", scores)
+    x_view = index.sentences(row, dim)  # X: the forgotten document has no sentence rows now
+    assert len(x_view) == 0
+    x_stored.set()
+    y.join(5)
+    assert not y.is_alive()
+    assert index.sentences(row, dim) is x_view  # Y's later store did not replace X's
     monkeypatch.setattr(svc.searcher, "index", lambda namespace: index)
-    svc.search(probes([docs[0].text])[0], NS, 5)  # X: raises ValueError while the race exists
+    hits = svc.search(probes([docs[0].text])[0], NS, 5)  # scoring on the stale snapshot still works
+    assert hits
