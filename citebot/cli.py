@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,6 +20,8 @@ from rich.markup import escape
 
 from config import load_settings
 from retrieval.errors import CitebotError, InvalidQuestion, NotFound
+
+T = TypeVar("T")
 
 app = typer.Typer(
     add_completion=False,
@@ -80,6 +83,19 @@ def one_or_batch(single: str | None, batch: Path | None, what: str) -> list[str]
     if single is None or not single.strip():
         raise fail(f"the {what} is empty", 2)
     return [single]
+
+
+def each(items: list[str], batch: bool, key: str, run: Callable[[str], T]) -> Iterator[tuple[str, T]]:
+    """``run`` each item; in batch mode a bad one becomes an error line and the rest go on."""
+    for item in items:
+        try:
+            result = run(item)
+        except InvalidQuestion as exc:
+            if not batch:
+                raise
+            emit({key: item, "error": str(exc)})
+            continue
+        yield item, result
 
 
 @app.command()
@@ -144,14 +160,7 @@ def ask(
         ns = svc.namespace(namespace)
         if namespace is None and ns == svc.settings.default_namespace and svc.ensure_sample(ns):
             err.print("[dim]The store was empty: ingested the bundled sample article first.[/dim]")
-        for item in items:
-            try:
-                answer = svc.ask(item, ns)
-            except InvalidQuestion as exc:
-                if questions is None:
-                    raise
-                emit({"question": item, "error": str(exc)})
-                continue
+        for _, answer in each(items, questions is not None, "question", partial(svc.ask, namespace=ns)):
             if as_json:
                 emit(answer.to_dict())
             else:
@@ -170,14 +179,7 @@ def search(
     """Show the passages that best match a query."""
     items = one_or_batch(query, questions, "query")
     with service(data_dir) as svc:
-        for item in items:
-            try:
-                hits = svc.search(item, namespace, k)
-            except InvalidQuestion as exc:
-                if questions is None:
-                    raise
-                emit({"query": item, "error": str(exc)})
-                continue
+        for item, hits in each(items, questions is not None, "query", partial(svc.search, namespace=namespace, k=k)):
             if as_json:
                 emit({"query": item, "results": [h.to_dict() for h in hits]})
                 continue

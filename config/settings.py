@@ -3,6 +3,10 @@
 Precedence (highest first): explicit arguments, environment variables (``CITEBOT_*``,
 plus ``DISCORD_TOKEN``), a ``.env`` file in the working directory, the TOML file named by
 ``CITEBOT_CONFIG``, then ``config/defaults.toml``. Secrets come only from the environment.
+
+``defaults.toml`` is the one place a default value is written: the fields below give only
+types and bounds (a field missing from it is an error at start), except for values that
+depend on the machine (the data dir) and secrets.
 """
 
 from __future__ import annotations
@@ -37,57 +41,57 @@ class Settings(BaseSettings):
 
     # Storage
     data_dir: Path = Field(default_factory=_default_data_dir)
-    chroma_mode: Literal["embedded", "server"] = "embedded"
-    chroma_host: str = "127.0.0.1"
-    chroma_port: int = 8000
-    default_namespace: str = "default"
+    chroma_mode: Literal["embedded", "server"]
+    chroma_host: str
+    chroma_port: int
+    default_namespace: str
 
     # Embeddings
-    embedding_model: str = "all-MiniLM-L6-v2"
-    embedding_batch_size: int = Field(4, ge=1)
-    embedding_device: str = "cpu"
-    embedding_backend: Literal["auto", "onnx", "torch"] = "auto"
+    embedding_model: str
+    embedding_batch_size: int = Field(ge=1)
+    embedding_device: str
+    embedding_backend: Literal["auto", "onnx", "torch"]
     model_cache_dir: Path | None = None  # default: $XDG_CACHE_HOME/citebot or ~/.cache/citebot
 
     # Chunking (characters; a chunk never cuts a sentence)
-    chunk_size: int = Field(1000, ge=100)
-    chunk_overlap_sentences: int = Field(1, ge=0)
+    chunk_size: int = Field(ge=100)
+    chunk_overlap_sentences: int = Field(ge=0)
 
     # Retrieval and answers
-    search_k: int = Field(5, ge=1, le=50)
-    candidate_k: int = Field(10, ge=1, le=200)
-    rrf_k: int = Field(10, ge=1)
-    dense_weight: float = Field(1.0, ge=0)
-    lexical_weight: float = Field(0.5, ge=0)
-    answer_max_sentences: int = Field(2, ge=1, le=10)
-    answer_max_chars: int = Field(450, ge=50)
-    abstain_threshold: float = 0.6
-    answer_mode: Literal["extractive"] = "extractive"
+    search_k: int = Field(ge=1, le=50)
+    candidate_k: int = Field(ge=1, le=200)
+    rrf_k: int = Field(ge=1)
+    dense_weight: float = Field(ge=0)
+    lexical_weight: float = Field(ge=0)
+    answer_max_sentences: int = Field(ge=1, le=10)
+    answer_max_chars: int = Field(ge=50)
+    abstain_threshold: float
+    answer_mode: Literal["extractive"]
 
     # Input limits
-    max_question_chars: int = Field(1000, ge=1)
-    max_file_bytes: int = Field(20_000_000, ge=1)
-    max_document_chars: int = Field(2_000_000, ge=1)
+    max_question_chars: int = Field(ge=1)
+    max_file_bytes: int = Field(ge=1)
+    max_document_chars: int = Field(ge=1)
 
     # URL fetching (server-side on behalf of users, so guarded)
-    url_timeout_seconds: float = Field(15.0, gt=0)
-    url_max_redirects: int = Field(5, ge=0)
-    url_allow_private: bool = False
-    url_allowlist: list[str] = Field(default_factory=list)
+    url_timeout_seconds: float = Field(gt=0)
+    url_max_redirects: int = Field(ge=0)
+    url_allow_private: bool
+    url_allowlist: list[str]
 
     # Per-guild resource bounds, applied to Discord ingests (0 = unlimited)
-    guild_max_documents: int = Field(500, ge=0)
-    guild_max_bytes: int = Field(100_000_000, ge=0)
-    guild_ingests_per_hour: int = Field(30, ge=0)
+    guild_max_documents: int = Field(ge=0)
+    guild_max_bytes: int = Field(ge=0)
+    guild_ingests_per_hour: int = Field(ge=0)
 
     # Discord
     discord_token: SecretStr | None = Field(None, validation_alias=AliasChoices("DISCORD_TOKEN", "discord_token"))
-    discord_api_base: str = "https://discord.com/api/v10"
-    dm_namespace: str = "dm"
-    cooldown_seconds: float = Field(5.0, ge=0)
-    cooldown_rate: int = Field(3, ge=1)
-    create_threads: bool = True
-    thread_history_messages: int = Field(10, ge=0, le=50)
+    discord_api_base: str
+    dm_namespace: str
+    cooldown_seconds: float = Field(ge=0)
+    cooldown_rate: int = Field(ge=1)
+    create_threads: bool
+    thread_history_messages: int = Field(ge=0, le=50)
 
     @field_validator("data_dir", mode="after")
     @classmethod

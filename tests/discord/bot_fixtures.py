@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,7 +181,3 @@ def real_service(tmp_path_factory: pytest.TempPathFactory) -> CitebotService:
     _ = service.searcher  # load the model once, here
     return service
 
-
-@pytest.fixture
-def quiet_discord_logs() -> None:
-    logging.getLogger("discord").setLevel(logging.WARNING)

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+# The bot fixtures, registered here once for every test module of this folder.
+from tests.discord.bot_fixtures import emu, harness, real_service  # noqa: F401
 from tests.discord.emulator import DiscordEmulator, point_discord_py_at
 
 
@@ -19,15 +21,15 @@ async def emulator_factory() -> AsyncIterator[Callable[..., Awaitable[DiscordEmu
     started: list[tuple[DiscordEmulator, Callable[[], None]]] = []
 
     async def make(**kwargs: Any) -> DiscordEmulator:
-        emu = DiscordEmulator(**kwargs)
-        await emu.start()
-        started.append((emu, point_discord_py_at(emu.base_url, emu.gateway_url)))
-        return emu
+        emulator = DiscordEmulator(**kwargs)
+        await emulator.start()
+        started.append((emulator, point_discord_py_at(emulator.base_url, emulator.gateway_url)))
+        return emulator
 
     yield make
-    for emu, restore in reversed(started):
+    for emulator, restore in reversed(started):
         restore()
-        await emu.stop()
+        await emulator.stop()
 
 
 @pytest.fixture

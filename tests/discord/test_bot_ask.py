@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures are imported, then requested by name
 """End to end through the emulator: /ask, its buttons, the ask menu, restarts and forgotten documents."""
 
 from __future__ import annotations
@@ -12,9 +11,7 @@ from tests.discord.bot_fixtures import (
     assert_clean,
     bot_settings,
     custom_ids,
-    emu,  # noqa: F401
     fast_service,
-    harness,  # noqa: F401
     running_bot,
 )
 from tests.discord.emulator import EPHEMERAL

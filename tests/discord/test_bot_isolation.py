@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures are imported, then requested by name
 """Property, through the emulator: no namespace ever sees another's content.
 
 Each hypothesis example builds fresh guilds (plus the shared DM namespace, emptied first),
@@ -34,7 +33,6 @@ from tests.discord.bot_fixtures import (
     bot_settings,
     components_of,
     custom_ids,
-    emu,  # noqa: F401
     fast_service,
     running_bot,
 )

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures are imported, then requested by name
 """Load: 200 users run /ask at once, against the real embedding model, through the emulator.
 
 Every interaction must be acknowledged within Discord's 3 seconds and answered (an answer
@@ -14,14 +13,7 @@ import time
 
 from bot import messages
 from retrieval.service import CitebotService, sample_path
-from tests.discord.bot_fixtures import (
-    SAMPLE_QUESTION,
-    Harness,
-    bot_settings,
-    emu,  # noqa: F401
-    real_service,  # noqa: F401
-    running_bot,
-)
+from tests.discord.bot_fixtures import SAMPLE_QUESTION, Harness, bot_settings, running_bot
 from tests.discord.emulator import DiscordEmulator
 
 USERS = 200

@@ -1,14 +1,9 @@
-# ruff: noqa: F811 - pytest fixtures are imported, then requested by name
 """End to end through the emulator: /search, /cite, the "Find source" menu and /help."""
 
 from __future__ import annotations
 
 from bot import messages
-from tests.discord.bot_fixtures import (
-    Harness,
-    emu,  # noqa: F401
-    harness,  # noqa: F401
-)
+from tests.discord.bot_fixtures import Harness
 
 QUOTE = "Iran and Russia have been involved in a competition of sorts over which nation supports Assad more."
 

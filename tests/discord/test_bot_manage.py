@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures are imported, then requested by name
 """End to end through the emulator: /ingest, /forget (with autocomplete), /sources, guild isolation."""
 
 from __future__ import annotations
@@ -15,9 +14,7 @@ from tests.discord.bot_fixtures import (
     assert_clean,
     bot_settings,
     custom_ids,
-    emu,  # noqa: F401
     fast_service,
-    harness,  # noqa: F401
     running_bot,
 )
 from tests.discord.emulator import ADMINISTRATOR, EPHEMERAL

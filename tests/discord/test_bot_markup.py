@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures are imported, then requested by name
 """Mentions and markup, end to end: hostile articles and questions never ping and never format.
 
 An article full of ``@everyone``, ``@here``, role and user mentions, masked links (one of
@@ -16,13 +15,7 @@ from __future__ import annotations
 import re
 
 from bot import messages
-from tests.discord.bot_fixtures import (
-    MANAGER_PERMISSIONS,
-    Harness,
-    custom_ids,
-    emu,  # noqa: F401
-    harness,  # noqa: F401
-)
+from tests.discord.bot_fixtures import MANAGER_PERMISSIONS, Harness, custom_ids
 from tests.discord.emulator import Outgoing
 
 EVIL = "evil.example"

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures are imported, then requested by name
 """Manage Server, through the emulator with real permission bits.
 
 ``/ingest`` and ``/forget`` (and the titles /forget's autocomplete reveals) are for members
@@ -26,9 +25,7 @@ from tests.discord.bot_fixtures import (
     assert_clean,
     bot_settings,
     custom_ids,
-    emu,  # noqa: F401
     fast_service,
-    harness,  # noqa: F401
     running_bot,
 )
 from tests.discord.emulator import (

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures are imported, then requested by name
 """End to end with the real embedding model: correct answers, and 50 users asking at once."""
 
 from __future__ import annotations
@@ -7,15 +6,7 @@ import asyncio
 import time
 
 from retrieval.service import CitebotService, sample_path
-from tests.discord.bot_fixtures import (
-    SAMPLE_QUESTION,
-    Harness,
-    bot_settings,
-    custom_ids,
-    emu,  # noqa: F401
-    real_service,  # noqa: F401
-    running_bot,
-)
+from tests.discord.bot_fixtures import SAMPLE_QUESTION, Harness, bot_settings, custom_ids, running_bot
 from tests.discord.emulator import DiscordEmulator
 
 

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures are imported, then requested by name
 """``citebot run``'s machinery: serve() against a Discord-compatible server, tokens, intents, logging."""
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import yarl
 from bot import runner
 from bot.app import DISCORD_API_BASE, Citebot
 from retrieval.errors import CitebotError
-from tests.discord.bot_fixtures import FAKE_TOKEN, assert_clean, bot_settings, emu  # noqa: F401
+from tests.discord.bot_fixtures import FAKE_TOKEN, assert_clean, bot_settings
 from tests.discord.emulator import DiscordEmulator
 
 

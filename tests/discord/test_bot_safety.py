@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - pytest fixtures are imported, then requested by name
 """End to end through the emulator: adversarial text, no pings, errors with ids, 429s, no token leaks."""
 
 from __future__ import annotations
@@ -10,16 +9,7 @@ import re
 import pytest
 
 from bot.runner import REDACTED, install_redaction
-from tests.discord.bot_fixtures import (
-    FAKE_TOKEN,
-    MANAGER_PERMISSIONS,
-    SAMPLE_QUESTION,
-    Harness,
-    custom_ids,
-    embed_text,
-    emu,  # noqa: F401
-    harness,  # noqa: F401
-)
+from tests.discord.bot_fixtures import FAKE_TOKEN, MANAGER_PERMISSIONS, SAMPLE_QUESTION, Harness, custom_ids, embed_text
 from tests.discord.emulator import EPHEMERAL
 
 ZALGO = "Z̴̢̛̗̈́a̷̦̓l̸̰̾g̶̱̏o̵͖͊"
