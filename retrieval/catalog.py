@@ -53,6 +53,14 @@ CREATE TABLE IF NOT EXISTS feedback (
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    generation: int
+    documents: dict[str, tuple[str, str | None, str]]  # doc_id: (title, url, text)
+    chunks: list[tuple]  # (doc_id, idx, start, end, paragraph), by document and index
+    sentence_terms: list[tuple]  # (doc_id, start, end, terms or None), by document and position
+
+
+@dataclass(frozen=True)
 class SentenceRows:
     """Sentences of one document span, column by column."""
 
@@ -208,8 +216,8 @@ class Catalog:
             self._read("SELECT COUNT(*) FROM ingest_events WHERE namespace=? AND at>=?", (namespace, since))[0][0]
         )
 
-    def snapshot(self, namespace: str) -> tuple[int, dict[str, tuple[str, str | None, str]], list[tuple]]:
-        """Generation, {doc_id: (title, url, text)} and all chunk rows, read consistently."""
+    def snapshot(self, namespace: str) -> Snapshot:
+        """Everything a namespace's search index is built from, read consistently."""
         conn = self._conn()
         conn.execute("BEGIN")
         try:
@@ -222,11 +230,15 @@ class Catalog:
                 'SELECT doc_id, idx, start, "end", paragraph FROM chunks WHERE namespace=? ORDER BY doc_id, idx',
                 (namespace,),
             ).fetchall()
+            terms = conn.execute(
+                'SELECT doc_id, start, "end", terms FROM sentences WHERE namespace=? ORDER BY doc_id, start',
+                (namespace,),
+            ).fetchall()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"the catalog at {self.path} is unreadable or corrupt: {exc}") from exc
         finally:
             conn.execute("COMMIT")
-        return (gen_rows[0][0] if gen_rows else 0), docs, chunks
+        return Snapshot((gen_rows[0][0] if gen_rows else 0), docs, chunks, terms)
 
     def sentence_rows(
         self, namespace: str, spans: Sequence[tuple[str, int, int]], dimension: int

@@ -25,6 +25,7 @@ than the whole chunk's vector or BM25 score; BENCHMARKS.md has the measurements.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -119,22 +120,21 @@ class NamespaceIndex:
 
     @classmethod
     def build(cls, catalog: Catalog, namespace: str) -> NamespaceIndex:
-        generation, docs, rows = catalog.snapshot(namespace)
+        snap = catalog.snapshot(namespace)
+        docs = snap.documents
         chunks = []
-        for doc_id, idx, start, end, paragraph in rows:
+        for doc_id, idx, start, end, paragraph in snap.chunks:
             text = docs[doc_id][2]
             chunks.append(Chunk(doc_id, idx, start, end, paragraph, text[start:end]))
         titles = {doc_id: meta[0] for doc_id, meta in docs.items()}
-        # Titles are indexed with each chunk: questions often name the article's subject.
-        tokens = [tokenize(titles[c.doc_id] + "\n" + c.text) for c in chunks]
         return cls(
-            generation=generation,
+            generation=snap.generation,
             chunks=chunks,
             row_of={c.key: i for i, c in enumerate(chunks)},
             titles=titles,
             urls={doc_id: meta[1] for doc_id, meta in docs.items()},
             texts={doc_id: meta[2] for doc_id, meta in docs.items()},
-            bm25=BM25Index(tokens),
+            bm25=BM25Index(chunk_terms(chunks, titles, snap.sentence_terms)),
             namespace=namespace,
             catalog=catalog,
         )
@@ -224,6 +224,30 @@ class NamespaceIndex:
                 total += len(sentences)
         vectors = np.concatenate(parts) if parts else np.zeros((0, dimension), dtype=np.float32)
         return vectors, np.array(offsets, dtype=np.int64), np.array(rows, dtype=np.int64)
+
+
+def chunk_terms(chunks: list[Chunk], titles: dict[str, str], sentence_terms: list[tuple]) -> list[list[str]]:
+    """Each chunk's BM25 terms: its document's title terms (questions often name the
+    article's subject) and its sentences' terms as stored at ingest — no tokenizing, which
+    took most of an index build at 100k chunks. A chunk with a sentence stored without terms
+    (an older catalog) is tokenized whole."""
+    by_doc: dict[str, tuple[list[int], list[int], list[str | None]]] = {}
+    for doc_id, start, end, terms in sentence_terms:
+        starts, ends, words = by_doc.setdefault(doc_id, ([], [], []))
+        starts.append(start)
+        ends.append(end)
+        words.append(terms)
+    title_terms = {doc_id: tokenize(title) for doc_id, title in titles.items()}
+    out = []
+    for c in chunks:
+        starts, ends, words = by_doc.get(c.doc_id, ([], [], []))
+        first, last = bisect_left(starts, c.start), bisect_right(ends, c.end)
+        inside = words[first:last]
+        if inside and None not in inside:
+            out.append(title_terms[c.doc_id] + " ".join(t for t in inside if t).split())
+        else:
+            out.append(tokenize(titles[c.doc_id] + "\n" + c.text))
+    return out
 
 
 def _chunk_sentences(doc_id: str, rows: SentenceRows) -> ChunkSentences:

@@ -207,3 +207,22 @@ def test_candidates_sentences_are_read_in_one_query_and_cached(make_settings, mo
     assert len(calls) == 1 and 1 < calls[0] <= 2 * svc.settings.candidate_k
     svc.ask("When did the harbour council meet about the ferry timetable?", NS)
     assert len(calls) == 1  # cached for this index generation
+
+
+def test_bm25_terms_built_from_stored_sentence_terms_equal_tokenizing_each_chunk(make_settings, tmp_path):
+    """An index build reads the sentences' stored terms instead of tokenizing every chunk;
+    the terms are the same (and an old catalog without stored terms gets them tokenized)."""
+    from retrieval.search import chunk_terms
+    from retrieval.service import sample_path
+
+    settings = make_settings()
+    svc = CitebotService(settings, embedder=HashingEmbedder())
+    svc.ingest([sample_path()], NS)
+    long_paragraphs = [" ".join(f"word{i}-{j}, clause {j}; and more" for j in range(60)) for i in range(3)]
+    svc.ingest_document(doc(article("Long lines", long_paragraphs), "long"), NS)
+    index = svc.searcher.index(NS)
+    expected = [tokenize(index.titles[c.doc_id] + "\n" + c.text) for c in index.chunks]
+    assert chunk_terms(index.chunks, index.titles, svc.catalog.snapshot(NS).sentence_terms) == expected
+    with sqlite3.connect(svc.catalog.path) as db:
+        db.execute("UPDATE sentences SET terms=NULL WHERE idx % 2 = 0")
+    assert chunk_terms(index.chunks, index.titles, svc.catalog.snapshot(NS).sentence_terms) == expected

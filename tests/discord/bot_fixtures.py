@@ -180,4 +180,3 @@ def real_service(tmp_path_factory: pytest.TempPathFactory) -> CitebotService:
     service = CitebotService(settings)
     _ = service.searcher  # load the model once, here
     return service
-
