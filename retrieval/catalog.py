@@ -56,8 +56,7 @@ CREATE TABLE IF NOT EXISTS feedback (
 class Snapshot:
     generation: int
     documents: dict[str, tuple[str, str | None, str]]  # doc_id: (title, url, text)
-    chunks: list[tuple]  # (doc_id, idx, start, end, paragraph), by document and index
-    sentence_terms: list[tuple]  # (doc_id, start, end, terms or None), by document and position
+    chunks: list[tuple]  # (doc_id, idx, start, end, paragraph, sentence terms or None), by document and index
 
 
 @dataclass(frozen=True)
@@ -226,19 +225,21 @@ class Catalog:
                 r[0]: (r[1], r[2], r[3])
                 for r in conn.execute("SELECT doc_id, title, url, text FROM documents WHERE namespace=?", (namespace,))
             }
+            # Each chunk with its sentences' stored terms, joined here (one string per chunk,
+            # not a row per sentence); NULL when a sentence was stored without terms.
             chunks = conn.execute(
-                'SELECT doc_id, idx, start, "end", paragraph FROM chunks WHERE namespace=? ORDER BY doc_id, idx',
-                (namespace,),
-            ).fetchall()
-            terms = conn.execute(
-                'SELECT doc_id, start, "end", terms FROM sentences WHERE namespace=? ORDER BY doc_id, start',
+                'SELECT c.doc_id, c.idx, c.start, c."end", c.paragraph, '
+                "CASE WHEN count(s.idx) = count(s.terms) THEN group_concat(s.terms, ' ') END "
+                "FROM chunks c LEFT JOIN sentences s ON s.namespace = c.namespace AND s.doc_id = c.doc_id "
+                'AND s.start >= c.start AND s."end" <= c."end" '
+                "WHERE c.namespace=? GROUP BY c.doc_id, c.idx ORDER BY c.doc_id, c.idx",
                 (namespace,),
             ).fetchall()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"the catalog at {self.path} is unreadable or corrupt: {exc}") from exc
         finally:
             conn.execute("COMMIT")
-        return Snapshot((gen_rows[0][0] if gen_rows else 0), docs, chunks, terms)
+        return Snapshot((gen_rows[0][0] if gen_rows else 0), docs, chunks)
 
     def sentence_rows(
         self, namespace: str, spans: Sequence[tuple[str, int, int]], dimension: int

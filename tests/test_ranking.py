@@ -222,7 +222,11 @@ def test_bm25_terms_built_from_stored_sentence_terms_equal_tokenizing_each_chunk
     svc.ingest_document(doc(article("Long lines", long_paragraphs), "long"), NS)
     index = svc.searcher.index(NS)
     expected = [tokenize(index.titles[c.doc_id] + "\n" + c.text) for c in index.chunks]
-    assert chunk_terms(index.chunks, index.titles, svc.catalog.snapshot(NS).sentence_terms) == expected
+    stored = [row[5] for row in svc.catalog.snapshot(NS).chunks]
+    assert None not in stored
+    assert chunk_terms(index.chunks, index.titles, stored) == expected
     with sqlite3.connect(svc.catalog.path) as db:
         db.execute("UPDATE sentences SET terms=NULL WHERE idx % 2 = 0")
-    assert chunk_terms(index.chunks, index.titles, svc.catalog.snapshot(NS).sentence_terms) == expected
+    stored = [row[5] for row in svc.catalog.snapshot(NS).chunks]
+    assert None in stored
+    assert chunk_terms(index.chunks, index.titles, stored) == expected

@@ -1,0 +1,56 @@
+"""The benchmark scripts run end to end (tiny sizes: this checks they work, not how fast)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.test_evaluation import write_squad
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(args: list[str], timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_benchmark_script_prints_every_row_beside_its_baseline(tmp_path: Path):
+    dataset = write_squad(tmp_path / "tiny-squad.json")
+    out = tmp_path / "bench.json"
+    args = ["benchmarks/run.py", "--dataset", str(dataset), "--sizes", "40", "--questions", "4"]
+    done = run([*args, "--concurrent-asks", "4", "--json", str(out)])
+    report = json.loads(out.read_text())
+    ingest = report["ingest"]
+    assert ingest["texts_embedded"] == ingest["chunks"] > 0
+    assert ingest["reingest_texts_embedded"] == 0
+    assert set(ingest["raw_encode_seconds_by_batch_size"]) == {"4", "8", "32"}
+    real, synthetic = report["sizes"]
+    assert real["chunks"] == ingest["chunks"]
+    assert synthetic["chunks"] > 0 and synthetic["build"]["naive_chunks"] > 0  # tiny text: fewer than asked
+    for size in report["sizes"]:
+        for system in ("citebot", "naive"):
+            assert size[system]["p50_ms"] > 0 and size[system]["peak_rss_mb"] > 0
+    assert all(v["errors"] == 0 for v in report["concurrency"].values())
+    for row in (
+        "ingest chunks/s",
+        "re-ingest unchanged",
+        "ask p50 ms @",
+        "open and first answer",
+        "peak RSS MB @",
+        "cold start",
+        "asks/s with 32 concurrent",
+    ):
+        assert row in done.stdout, row
+
+
+def test_news_check_reports_answer_metrics():
+    result = json.loads(run(["benchmarks/news_check.py", "--json"]).stdout)
+    assert result["citation_validity"] == 1.0
+    assert result["answerable"] == sum(1 for q in result["questions"] if q["gold"])
+    assert 0 <= result["hit_at_1"] <= 1 and 0 <= result["abstain_unanswerable"] <= 1
