@@ -246,3 +246,27 @@ def test_catalog_is_plain_sqlite(fast_service):
     fast_service.ingest([sample_path()])
     with sqlite3.connect(fast_service.catalog.path) as db:
         assert db.execute("SELECT COUNT(*) FROM documents").fetchone()[0] == 1
+
+
+def test_a_batch_ingest_rebuilds_the_search_index_once(fast_service, tmp_path: Path, monkeypatch):
+    import retrieval.search as search
+
+    builds = []
+    real_build = search.NamespaceIndex.build.__func__
+
+    def counted(cls, catalog, namespace):
+        builds.append(namespace)
+        return real_build(cls, catalog, namespace)
+
+    monkeypatch.setattr(search.NamespaceIndex, "build", classmethod(counted))
+    paths = []
+    for n in range(3):
+        paths.append(tmp_path / f"story-{n}.txt")
+        paths[-1].write_text(article(f"Story {n}", [f"Story {n} says the harbour vote was held on day {n}."]))
+    report = fast_service.ingest(paths)
+    assert report.count("added") == 3
+    assert builds == ["default"]  # once, after the batch, not once per document
+    hits = fast_service.search("harbour vote day 2", k=1)  # and it is current: no rebuild on the question
+    assert builds == ["default"] and "day 2" in hits[0].chunk.text
+    fast_service.ingest_document(doc(article("One", ["A single document refreshes at once."]), "one"), "default")
+    assert builds == ["default", "default"]
