@@ -34,9 +34,11 @@ class Answerer(Protocol):
 
 @dataclass(frozen=True)
 class AnswerConfig:
-    max_sentences: int = 2
-    max_chars: int = 450
-    abstain_threshold: float = 0.6
+    # From the settings (config/defaults.toml holds their values):
+    max_sentences: int
+    max_chars: int
+    abstain_threshold: float
+    # Fixed by measurement (BENCHMARKS.md):
     top_chunks: int = 3
     dense_weight: float = 1.0
     lexical_weight: float = 0.5

@@ -46,10 +46,12 @@ MAX_CACHED_SENTENCES = 100_000
 
 @dataclass(frozen=True)
 class FusionConfig:
-    candidate_k: int = 10
-    rrf_k: int = 10
-    dense_weight: float = 1.0
-    lexical_weight: float = 0.5
+    # From the settings (config/defaults.toml holds their values):
+    candidate_k: int
+    rrf_k: int
+    dense_weight: float
+    lexical_weight: float
+    # Fixed by measurement (BENCHMARKS.md):
     coverage_weight: float = 0.5
     phrase_weight: float = 0.2
     # Up to this many chunks, dense candidates come from the sentence vectors held in

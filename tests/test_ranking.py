@@ -69,7 +69,7 @@ def test_can_answer(kind, question, sentence, expected):
 def test_a_when_question_prefers_the_sentence_with_a_date(make_settings, penalty):
     """Two sentences repeat the question's words; only the second holds a date. Without
     the answer-type penalty the first (closer in wording) would be the best sentence."""
-    from retrieval.answering import AnswerConfig, ExtractiveAnswerer
+    from retrieval.answering import ExtractiveAnswerer
 
     svc = CitebotService(make_settings(), embedder=HashingEmbedder())
     text = article(
@@ -82,7 +82,7 @@ def test_a_when_question_prefers_the_sentence_with_a_date(make_settings, penalty
     svc.ingest_document(doc(text, "bridge"), NS)
     question = "When did the Harbor Bridge reopen to traffic after the repair work?"
     retrieved = svc.searcher.retrieve(NS, question, 3)
-    answerer = ExtractiveAnswerer(svc.catalog, AnswerConfig(answer_type_penalty=penalty))
+    answerer = ExtractiveAnswerer(svc.catalog, replace(svc.answerer.config, answer_type_penalty=penalty))
     best = answerer.score_sentences(question, retrieved)[0].sentence.text
     assert ("2024" in best) is (penalty > 0)
 
