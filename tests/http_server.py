@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import socket
 import threading
 import time
@@ -17,11 +18,13 @@ def send(
     handler: BaseHTTPRequestHandler,
     status: int,
     body: bytes = b"",
-    content_type: str = "text/html",
+    content_type: str | None = "text/html",
     headers: dict[str, str] | None = None,
 ) -> None:
+    """``content_type=None`` sends no Content-Type header at all."""
     handler.send_response(status)
-    handler.send_header("Content-Type", content_type)
+    if content_type is not None:
+        handler.send_header("Content-Type", content_type)
     handler.send_header("Content-Length", str(len(body)))
     for key, value in (headers or {}).items():
         handler.send_header(key, value)
@@ -30,11 +33,14 @@ def send(
 
 
 @contextmanager
-def serve(routes: dict[str, Route]) -> Iterator[str]:
-    """Serve ``routes`` (path -> handler function); yields the base URL."""
+def serve(routes: dict[str, Route], log: list[tuple[str, str]] | None = None) -> Iterator[str]:
+    """Serve ``routes`` (path -> handler function); yields the base URL. ``log`` records
+    every request received, as (path, Host header)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if log is not None:
+                log.append((self.path, self.headers.get("Host", "")))
             route = routes.get(self.path.split("?", 1)[0])
             if route is None:
                 send(self, 404, b"not found", "text/plain")
@@ -68,3 +74,55 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class FakeNet:
+    """A name server and a router for tests, installed over ``socket.getaddrinfo`` and
+    ``socket.create_connection`` (what httpx/httpcore use) by ``install``.
+
+    ``names[name]`` is a list of answers, one per lookup, the last one repeated: a
+    rebinding name answers a public address first and 127.0.0.1 after. ``routes`` sends
+    connections to a (public ip, port) to a local server instead, so a "public" host is
+    real HTTP on 127.0.0.1. Any other destination outside 127.0.0.0/8 and ::1 is refused
+    like an unreachable host (and recorded in ``unreachable``): no test traffic leaves
+    loopback. Connections follow the address list in order, as the real
+    ``create_connection`` does."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, list[list[str]]] = {}
+        self.routes: dict[tuple[str, int], tuple[str, int]] = {}
+        self.lookups: list[str] = []
+        self.unreachable: list[tuple[str, int]] = []
+        self._getaddrinfo = socket.getaddrinfo
+        self._create_connection = socket.create_connection
+
+    def install(self, monkeypatch) -> FakeNet:
+        monkeypatch.setattr(socket, "getaddrinfo", self.getaddrinfo)
+        monkeypatch.setattr(socket, "create_connection", self.create_connection)
+        return self
+
+    def getaddrinfo(self, host, port, family=0, type=0, proto=0, flags=0):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name in self.names:
+            self.lookups.append(name)
+            answers = self.names[name]
+            addresses = answers.pop(0) if len(answers) > 1 else answers[0]
+            return [info for a in addresses for info in self._getaddrinfo(a, port, family, type, proto)]
+        # Numeric hosts only: no name reaches a real DNS server.
+        return self._getaddrinfo(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
+
+    def create_connection(self, address, timeout=None, source_address=None, **kwargs):
+        host, port = address[0], address[1]
+        error: OSError = OSError(f"test network: cannot resolve {host!r}")
+        for *_, sockaddr in self.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+            ip = str(sockaddr[0])
+            target = self.routes.get((ip, port))
+            if target is None and not ipaddress.ip_address(ip.split("%", 1)[0]).is_loopback:
+                self.unreachable.append((ip, port))
+                error = OSError(f"test network: no route to {ip} (only loopback is reachable)")
+                continue
+            try:
+                return self._create_connection(target or (ip, port), timeout, source_address)
+            except OSError as exc:
+                error = exc
+        raise error

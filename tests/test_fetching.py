@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from retrieval.errors import BlockedURL, FetchError, SourceTooLarge
 from retrieval.fetching import FetchPolicy, check_url, fetch
-from tests.builders import ARTICLE_HTML
+from tests.builders import ARTICLE_HTML, make_pdf
 from tests.http_server import closed_port, send, serve, slow
 
 LOCAL = FetchPolicy(allowlist=("127.0.0.1",), timeout_seconds=2.0, max_bytes=50_000, max_redirects=2)
 
 
 def routes(base_holder: dict):
+    pdf = base_holder["pdf"]
     return {
+        "/page-without-type": lambda h: send(h, 200, b"\n  " + ARTICLE_HTML.encode(), content_type=None),
+        "/pdf-without-type": lambda h: send(h, 200, pdf, content_type=None),
+        "/binary-without-type": lambda h: send(h, 200, b"\x00\x01\x02\x03 not a document", content_type=None),
+        "/octet-stream-html": lambda h: send(h, 200, ARTICLE_HTML.encode(), "application/octet-stream"),
         "/article": lambda h: send(h, 200, ARTICLE_HTML.encode()),
         "/big": lambda h: send(h, 200, b"x" * 60_000, "text/plain"),
         "/image": lambda h: send(h, 200, b"\x89PNG....", "image/png"),
@@ -29,8 +36,9 @@ def routes(base_holder: dict):
 
 
 @pytest.fixture
-def server():
-    holder: dict = {}
+def server(tmp_path: Path):
+    pdf = make_pdf(tmp_path / "report.pdf", ["The solar farm produced nine gigawatt hours in its first year."])
+    holder: dict = {"pdf": pdf.read_bytes()}
     with serve(routes(holder)) as base:
         holder["port"] = int(base.rsplit(":", 1)[1])
         yield base
@@ -111,3 +119,24 @@ def test_allowlist_by_network_and_allow_private(server):
 def test_unresolvable_host_is_a_clear_error():
     with pytest.raises(FetchError, match="cannot resolve host"):
         check_url("http://no-such-host.invalid/", FetchPolicy())
+
+
+def test_a_page_without_content_type_or_suffix_is_sniffed(make_settings, server):
+    """No Content-Type and no suffix: HTML and PDF are recognised by their first bytes; other
+    bytes (and a declared type, even a useless one) are not guessed at."""
+    from retrieval.embedding import HashingEmbedder
+    from retrieval.service import CitebotService
+
+    assert fetch(f"{server}/page-without-type", LOCAL).content_type == "text/html"
+    assert fetch(f"{server}/pdf-without-type", LOCAL).content_type == "application/pdf"
+    assert fetch(f"{server}/binary-without-type", LOCAL).content_type is None
+    svc = CitebotService(make_settings(url_allowlist=["127.0.0.1"]), embedder=HashingEmbedder())
+    paths = ["/page-without-type", "/pdf-without-type", "/binary-without-type", "/octet-stream-html"]
+    report = svc.ingest([server + p for p in paths])
+    assert [i.status for i in report.items] == ["added", "added", "failed", "failed"]
+    assert "unsupported type" in report.items[2].error
+    assert "application/octet-stream" in report.items[3].error
+    titles = sorted(s.title for s in svc.sources())
+    assert titles[0].startswith("Dam Opens") and titles[1] == "Solar Report"
+    assert any("nine gigawatt hours" in svc.catalog.text("default", s.id) for s in svc.sources())
+
