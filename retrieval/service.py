@@ -48,7 +48,8 @@ from retrieval.search import FusionConfig, Searcher
 from retrieval.vectorstore import ChromaStore, VectorStore
 
 SAMPLE_NAME = "iran-rebuffs-russian-demand-to-withdraw-from-syria.txt"
-_URL = re.compile(r"^https?://", re.IGNORECASE)
+# Any scheme: the fetcher refuses all but http(s) by name, rather than "no such file".
+_URL = re.compile(r"^[a-z][a-z0-9+.-]+://", re.IGNORECASE)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _FOLLOW_UP = re.compile(
     r"^(and|but|also|what about|how about|why|so)\b"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -140,3 +143,27 @@ def test_a_page_without_content_type_or_suffix_is_sniffed(make_settings, server)
     assert titles[0].startswith("Dam Opens") and titles[1] == "Solar Report"
     assert any("nine gigawatt hours" in svc.catalog.text("default", s.id) for s in svc.sources())
 
+
+NOT_HTTP = ["file:///etc/passwd", "ftp://example.com/x", "gopher://127.0.0.1/", "FILE:///etc/hostname"]
+
+
+def test_other_schemes_are_refused_by_name(fast_service):
+    report = fast_service.ingest(NOT_HTTP)
+    assert [i.status for i in report.items] == ["failed"] * len(NOT_HTTP)
+    for item, source in zip(report.items, NOT_HTTP, strict=True):
+        assert item.source == source
+        assert item.error == f"{source}: only http and https URLs can be ingested"
+
+
+def test_cli_refuses_other_schemes_without_a_traceback(tmp_path: Path):
+    env = {**os.environ, "CITEBOT_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "citebot", "ingest", *NOT_HTTP[:2]],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.count("only http and https URLs can be ingested") == 2, proc.stderr
+    assert "no such file" not in proc.stderr and "Traceback" not in proc.stderr
