@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 
@@ -33,9 +37,11 @@ def send(
 
 
 @contextmanager
-def serve(routes: dict[str, Route], log: list[tuple[str, str]] | None = None) -> Iterator[str]:
+def serve(
+    routes: dict[str, Route], log: list[tuple[str, str]] | None = None, tls: ssl.SSLContext | None = None
+) -> Iterator[str]:
     """Serve ``routes`` (path -> handler function); yields the base URL. ``log`` records
-    every request received, as (path, Host header)."""
+    every request received, as (path, Host header); ``tls`` serves https."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -52,10 +58,12 @@ def serve(routes: dict[str, Route], log: list[tuple[str, str]] | None = None) ->
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
@@ -74,6 +82,29 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def make_certificate(directory: Path, name: str) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a certificate for ``name`` signed by it, made with the openssl
+    command line: (ca.pem, cert.pem, key.pem)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        import pytest
+
+        pytest.skip("the openssl command is not installed")
+    ca, ca_key, cert, key, csr = (directory / f for f in ("ca.pem", "ca.key", "cert.pem", "key.pem", "cert.csr"))
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ca_ext = ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+    ext = directory / "ext.cnf"
+    ext.write_text(f"subjectAltName=DNS:{name}\n")
+    signed = ["-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-extfile", ext]
+    for args in (
+        ["req", "-x509", *ec, *ca_ext, "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=Citebot Test CA"],
+        ["req", *ec, "-keyout", key, "-out", csr, "-subj", f"/CN={name}"],
+        ["x509", "-req", "-in", csr, *signed, "-out", cert, "-days", "2"],
+    ):
+        subprocess.run([openssl, *map(str, args)], check=True, capture_output=True, timeout=60)
+    return ca, cert, key
 
 
 class FakeNet:

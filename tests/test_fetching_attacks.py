@@ -5,6 +5,7 @@ allowlist, and Content-Encoding bombs — over real HTTP, with no traffic leavin
 from __future__ import annotations
 
 import gzip
+import ssl
 import tracemalloc
 import zlib
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import pytest
 from retrieval.errors import BlockedURL, FetchError, SourceTooLarge
 from retrieval.fetching import FetchPolicy, fetch
 from tests.builders import ARTICLE_HTML
-from tests.http_server import FakeNet, send, serve
+from tests.http_server import FakeNet, make_certificate, send, serve
 
 PUBLIC_IP = "93.184.216.34"  # a public address; FakeNet routes it to the "public" local server
 INTERNAL_PAGE = b"<html><body><article><p>internal admin page: the secret is 42</p></article></body></html>"
@@ -89,6 +90,39 @@ def test_an_allowlisted_network_still_works(sites):
     assert b"forty thousand homes" in fetched.content and sites.internal_log == []
     with pytest.raises(BlockedURL, match="private"):
         fetch(f"http://intranet.test:{sites.internal_port}/page", FetchPolicy())
+
+
+def test_https_to_the_checked_address_keeps_sni_and_certificate_checks(monkeypatch, tmp_path):
+    """Over https the connection goes to the checked address while TLS still names the
+    host: the server sees SNI ``rebind.test`` and the certificate is verified for it."""
+    import certifi
+
+    ca, cert, key = make_certificate(tmp_path, "rebind.test")
+    monkeypatch.setattr(certifi, "where", lambda: str(ca))  # the client trusts the test CA only
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    server_names: list[str | None] = []
+    tls.sni_callback = lambda sock, name, ctx: server_names.append(name)
+    public_log: list[tuple[str, str]] = []
+    internal_log: list[tuple[str, str]] = []
+    page = {"/page": lambda h: send(h, 200, ARTICLE_HTML.encode())}
+    with (
+        serve({"/page": lambda h: send(h, 200, INTERNAL_PAGE)}, internal_log, tls) as internal,
+        serve(page, public_log, tls) as public,
+    ):
+        port = int(internal.rsplit(":", 1)[1])
+        net = FakeNet().install(monkeypatch)
+        net.names["rebind.test"] = [[PUBLIC_IP], ["127.0.0.1"]]
+        net.names["other.test"] = [[PUBLIC_IP]]
+        net.routes[(PUBLIC_IP, port)] = ("127.0.0.1", int(public.rsplit(":", 1)[1]))
+        fetched = fetch(f"https://rebind.test:{port}/page", FetchPolicy(timeout_seconds=5.0))
+        assert b"forty thousand homes" in fetched.content
+        assert internal_log == [] and public_log == [("/page", f"rebind.test:{port}")]
+        assert server_names == ["rebind.test"]
+        # The same server under a name its certificate does not carry: verification fails.
+        with pytest.raises(FetchError, match="cannot fetch"):
+            fetch(f"https://other.test:{port}/page", FetchPolicy(timeout_seconds=5.0))
+        assert public_log == [("/page", f"rebind.test:{port}")]
 
 
 # -- Content-Encoding bombs -----------------------------------------------------------------
