@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import os
 import threading
 import time
@@ -19,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from retrieval.errors import StoreBusy, StoreError
+
+log = logging.getLogger(__name__)
 
 
 class WriterLock:
@@ -56,6 +59,8 @@ class WriterLock:
                         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                         break
                     except BlockingIOError:
+                        if delay == 0.005 and wait > 0:
+                            log.warning("%s; waiting up to %g s", self._holder_message(), wait)
                         if time.monotonic() >= deadline:
                             os.close(fd)
                             self._thread_lock.release()
@@ -88,13 +93,13 @@ class WriterLock:
                 raise StoreError(f"the data dir {self.path.parent} is read-only: nothing can be written") from exc
             raise StoreError(f"cannot create the lock file {self.path}: {exc.strerror}") from exc
 
-    def _busy_message(self, wait: float) -> str:
+    def _holder_message(self) -> str:
         try:
             pid = self.path.read_text().strip()
         except OSError:
             pid = ""
         who = f"process {pid}" if pid.isdigit() else "another process"
-        return (
-            f"{who} is still writing to the data dir {self.path.parent} after {wait:g} s of waiting; "
-            "try again when it has finished"
-        )
+        return f"{who} is writing to the data dir {self.path.parent}"
+
+    def _busy_message(self, wait: float) -> str:
+        return f"{self._holder_message()} and still was after {wait:g} s; try again when it has finished"

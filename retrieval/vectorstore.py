@@ -56,7 +56,7 @@ def collection_name(namespace: str) -> str:
 
 
 class ChromaStore:
-    def __init__(self, client: Any, *, reopen: Callable[[Any], Any] | None = None, stamp: Path | None = None) -> None:
+    def __init__(self, client: Any, *, reopen: Callable[[], Any] | None = None, stamp: Path | None = None) -> None:
         self._client = client
         self._collections: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -68,7 +68,9 @@ class ChromaStore:
     def embedded(cls, path: Path) -> ChromaStore:
         try:
             path.mkdir(parents=True, exist_ok=True)
-            client = _persistent_client(path)
+            # A System of our own, not one this process cached for the path earlier: opening
+            # reads what is on disk now (e.g. after chroma/ was deleted or another process wrote).
+            client = _reopener(path)()
         except Exception as exc:  # chromadb raises many types for a bad directory
             raise StoreError(f"cannot open the vector store at {path}: {_reason(exc)}") from exc
         return cls(client, reopen=_reopener(path), stamp=path / STAMP_NAME)
@@ -101,7 +103,7 @@ class ChromaStore:
         stamp = self._read_stamp()
         if stamp != self._seen:
             try:
-                self._client = self._reopen(self._client)
+                self._client = self._reopen()
             except Exception as exc:
                 raise StoreError(f"cannot reopen the vector store: {_reason(exc)}") from exc
             self._collections.clear()
@@ -213,14 +215,15 @@ def _persistent_client(path: Path) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
 
 
-def _reopener(path: Path) -> Callable[[Any], Any]:
-    def reopen(previous: Any) -> Any:
+def _reopener(path: Path) -> Callable[[], Any]:
+    def reopen() -> Any:
         from chromadb.api.shared_system_client import SharedSystemClient
 
         # Drop Chroma's per-path System from its process-wide cache (not stopped: readers
         # in other threads may still be using it; it goes when the last one lets go), so
-        # the new client builds its own and reads the HNSW index from disk.
-        SharedSystemClient._identifier_to_system.pop(getattr(previous, "_identifier", str(path)), None)
+        # the new client builds its own and reads the HNSW index from disk. The cache key
+        # is the path as given (chromadb.PersistentClient: persist_directory = str(path)).
+        SharedSystemClient._identifier_to_system.pop(str(path), None)
         return _persistent_client(path)
 
     return reopen
