@@ -203,6 +203,9 @@ class Catalog:
     def check_embedding(self, name: str, dimension: int) -> None:
         """Refuse to mix vectors of different models in one data dir."""
         want = json.dumps({"model": name, "dimension": dimension})
+        rows = self._read("SELECT value FROM meta WHERE key='embedding'")
+        if rows and rows[0][0] == want:
+            return  # the usual case: no write (a catalog on read-only media can still answer)
         with self._tx() as db:
             row = db.execute("SELECT value FROM meta WHERE key='embedding'").fetchone()
             if row is None:

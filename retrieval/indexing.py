@@ -32,7 +32,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -80,6 +81,9 @@ class RepairReport:
     restored_vectors: int
     orphans_dropped: int  # vectors no catalog document owns
     journal_fixed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
     def summary(self) -> str:
         return (
@@ -214,6 +218,9 @@ class Indexer:
                 if expected != have:
                     out.append(Mismatch(ns, expected, have))
             return out
+        except StoreError as exc:  # e.g. a store that cannot open on read-only media
+            log.warning("the store's consistency was not checked: %s", exc)
+            return []
         finally:
             if locked:
                 self.lock.release()

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from retrieval.errors import StoreBusy, StoreError
+from retrieval.errors import StoreBusy, StoreWriteError
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,8 @@ class WriterLock:
             return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             if exc.errno == errno.EROFS:
-                raise StoreError(f"the data dir {self.path.parent} is read-only: nothing can be written") from exc
-            raise StoreError(f"cannot create the lock file {self.path}: {exc.strerror}") from exc
+                raise StoreWriteError(f"the data dir {self.path.parent} is read-only") from exc
+            raise StoreWriteError(f"cannot create the lock file {self.path}: {exc.strerror}") from exc
 
     def _holder_message(self) -> str:
         try:

@@ -224,8 +224,9 @@ class CitebotService:
             except IngestError as exc:
                 items.append(IngestItem(source, "failed", error=str(exc)))
             except StoreWriteError as exc:
-                items.append(IngestItem(source, "failed", error=str(exc)))
-                stopped = f"stopped after an earlier write failed: {str(exc).rsplit(': ', 1)[-1]}"
+                message = str(exc) if str(exc).startswith(source) else f"{source}: {exc}"
+                items.append(IngestItem(source, "failed", error=message))
+                stopped = f"the batch stopped after a failed write: {str(exc).rsplit(': ', 1)[-1]}"
             if progress:
                 progress(Progress(done, len(planned), source))
         if any(item.status in ("added", "replaced") for item in items):

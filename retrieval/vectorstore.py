@@ -56,8 +56,17 @@ def collection_name(namespace: str) -> str:
 
 
 class ChromaStore:
-    def __init__(self, client: Any, *, reopen: Callable[[], Any] | None = None, stamp: Path | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        reopen: Callable[[], Any] | None = None,
+        stamp: Path | None = None,
+        unavailable: str | None = None,
+    ) -> None:
         self._client = client
+        self._unavailable = unavailable  # why every vector operation fails (read-only media)
+        self._path: Path | None = None  # embedded: where the files are (to tell a full disk)
         self._collections: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._reopen = reopen  # embedded only: a fresh client for the path (see the module docstring)
@@ -72,8 +81,15 @@ class ChromaStore:
             # reads what is on disk now (e.g. after chroma/ was deleted or another process wrote).
             client = _reopener(path)()
         except Exception as exc:  # chromadb raises many types for a bad directory
-            raise StoreError(f"cannot open the vector store at {path}: {_reason(exc)}") from exc
-        return cls(client, reopen=_reopener(path), stamp=path / STAMP_NAME)
+            reason = _reason(exc)
+            if reason == "the data dir is read-only":
+                # Chroma writes as it opens, so it cannot open on read-only media; the
+                # catalog can, and answers everything that needs no vector query.
+                return cls(None, unavailable=f"the vector store at {path} cannot be opened: {reason}")
+            raise StoreError(f"cannot open the vector store at {path}: {reason}") from exc
+        store = cls(client, reopen=_reopener(path), stamp=path / STAMP_NAME)
+        store._path = path
+        return store
 
     @classmethod
     def server(cls, host: str, port: int) -> ChromaStore:
@@ -121,6 +137,8 @@ class ChromaStore:
             self._seen = token
 
     def _collection(self, namespace: str) -> Any:
+        if self._unavailable:
+            raise StoreError(self._unavailable)
         with self._lock:
             self._refresh_if_stale()
             collection = self._collections.get(namespace)
@@ -153,9 +171,19 @@ class ChromaStore:
                     metadatas=list(metadatas[i : i + batch]),
                 )
         except Exception as exc:  # chromadb.errors.InternalError, OSError, ...
-            raise StoreWriteError(f"the vector store could not be written: {_reason(exc)}") from exc
+            raise StoreWriteError(f"the vector store could not be written: {self._write_reason(exc)}") from exc
         finally:
             self._written()
+
+    def _write_reason(self, exc: BaseException) -> str:
+        # Chroma's own message for ENOSPC is e.g. "Error in compaction: Failed to apply logs
+        # to the metadata segment": ask the filesystem whether it is full.
+        if self._path is not None:
+            with contextlib.suppress(OSError):
+                st = os.statvfs(self._path)
+                if st.f_bavail * st.f_frsize < 1 << 20:
+                    return "the disk is full"
+        return _reason(exc)
 
     def delete(self, namespace: str, ids: Sequence[str]) -> None:
         if not ids:
@@ -164,7 +192,7 @@ class ChromaStore:
         try:
             collection.delete(ids=list(ids))
         except Exception as exc:
-            raise StoreWriteError(f"the vector store could not be written: {_reason(exc)}") from exc
+            raise StoreWriteError(f"the vector store could not be written: {self._write_reason(exc)}") from exc
         finally:
             self._written()
 
@@ -197,6 +225,8 @@ class ChromaStore:
 
     def namespaces(self) -> list[str]:
         """The namespaces that have a collection here (e.g. to find orphans of a lost catalog)."""
+        if self._unavailable:
+            raise StoreError(self._unavailable)
         with self._lock:
             self._refresh_if_stale()
             collections = self._client.list_collections()

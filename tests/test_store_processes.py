@@ -13,6 +13,7 @@ vectors upserted, its document not yet committed) instead of hoping a race lands
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -214,10 +215,22 @@ def test_a_writer_kept_waiting_gives_up_with_a_clear_message(make_settings):
     assert_consistent(svc)
 
 
+def journal_rows(data: Path) -> int:
+    """Journal rows in the catalog right now (0 while it does not exist yet)."""
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{data / 'catalog.sqlite3'}?mode=ro", uri=True)) as db:
+            return int(db.execute("SELECT count(*) FROM journal").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
 @pytest.mark.parametrize("trials", [int(os.environ.get("CITEBOT_STORE_TRIALS", "0"))])
 def test_staggered_openers_during_real_ingests(tmp_path: Path, trials: int):
     """The report's experiment, unheld: an ingest of 3,500 chunks and two `citebot sources`
-    started while it runs. Off by default (CITEBOT_STORE_TRIALS=N to run N trials)."""
+    started while its journal row exists (at once and a second later). Off by default
+    (CITEBOT_STORE_TRIALS=N runs N trials and prints how many lost vectors)."""
     if not trials:
         pytest.skip("set CITEBOT_STORE_TRIALS to run")
     lost = 0
@@ -225,9 +238,13 @@ def test_staggered_openers_during_real_ingests(tmp_path: Path, trials: int):
         data, doc = tmp_path / f"data-{trial}", tmp_path / f"big-{trial}.txt"
         doc.write_text(big_text(3500, trial))
         writer = worker("ingest", "--data-dir", data, doc)
+        deadline = time.monotonic() + TIMEOUT
+        while not journal_rows(data):
+            assert time.monotonic() < deadline and writer.poll() is None, "the ingest never started writing"
+            time.sleep(0.02)
         openers = []
-        for delay in (1.5, 2.5):
-            time.sleep(delay - (1.5 if openers else 0))
+        for delay in (0.0, 1.0):
+            time.sleep(delay)
             openers.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "citebot", "sources", "--data-dir", str(data)],
@@ -242,6 +259,8 @@ def test_staggered_openers_during_real_ingests(tmp_path: Path, trials: int):
             p.wait(TIMEOUT)
         svc = open_service(data)
         (info,) = svc.sources()
-        lost += svc.store.count("default") != info.chunks
+        count = svc.store.count("default")
+        lost += count != info.chunks
+        print(f"trial {trial}: catalog {info.chunks} chunks, Chroma {count} vectors")
     print(f"\n{lost} of {trials} trials lost vectors")
     assert lost == 0
