@@ -9,6 +9,7 @@ writer and may be recovered; a row seen while someone else holds it is a live in
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import logging
@@ -68,9 +69,11 @@ class WriterLock:
                         time.sleep(delay)
                         delay = min(0.1, delay * 2)
                 self._fd = fd
-                # Who holds it, for the "busy" message of a waiting writer (informational).
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, str(os.getpid()).encode(), 0)
+                # Who holds it, for the "busy" message of a waiting writer (informational:
+                # a full disk may refuse it, and the write that follows will say so).
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, str(os.getpid()).encode(), 0)
             self._depth += 1
             return True
         except BaseException:
