@@ -251,6 +251,20 @@ def forget(
 
 
 @app.command()
+def repair(namespace: NamespaceOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Make the vector store match the catalog: re-embed missing passages, drop orphan ones."""
+    with service(data_dir) as svc:
+        reports = svc.repair(namespace)
+    if as_json:
+        emit({"repaired": [r.to_dict() for r in reports]})
+        return
+    for r in reports:
+        out.print(escape(r.summary()))
+    if not reports:
+        out.print("Nothing to repair: the data dir has no namespaces.")
+
+
+@app.command()
 def run(
     sync_guild: Annotated[
         int | None, typer.Option("--sync-guild", help="Sync commands to this guild only (development).")

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     chroma_host: str
     chroma_port: int
     default_namespace: str
+    write_wait_seconds: float = Field(gt=0)  # how long a writer waits for another process's write
 
     # Embeddings
     embedding_model: str

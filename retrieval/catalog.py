@@ -1,13 +1,22 @@
 """The document catalog: SQLite, the source of truth for what is visible.
 
 A document is visible exactly when its row is committed here. Vector-store writes are
-bracketed by a journal row, so after a crash at any point ``recover`` can remove the
-vectors of a half-done ingest or of a replaced/forgotten version (see ``service.py``).
+bracketed by a journal row, so after a crash at any point recovery can remove the
+vectors of a half-done ingest or of a replaced/forgotten version (see ``indexing.py``).
+
+``synchronous=FULL``: a commit is on disk before it returns, so the journal row is durable
+before any vector is written (with NORMAL, a WAL commit can be lost to a power cut or a
+device gone read-only, leaving vectors no row accounts for). Writes are few (three small
+transactions a document), so the fsyncs cost little. A catalog on read-only media opens
+read-only: reads work, writes say "read-only".
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -18,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.errors import StoreError
+from retrieval.errors import StoreError, StoreWriteError
 from retrieval.models import Chunk, Document, DocumentInfo, Sentence
 
 SCHEMA_VERSION = 1
@@ -110,8 +119,18 @@ class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self.read_only = False
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if not (exc.errno == errno.EROFS and path.exists()):
+                raise StoreError(f"cannot open the data dir {path.parent}: {exc.strerror}") from exc
+        if not os.access(path.parent, os.W_OK) or _read_only_fs(path.parent):
+            self.read_only = path.exists()
+        try:
+            if self.read_only:
+                self._check_schema(self._conn())
+                return
             conn = self._conn()
             conn.executescript(_SCHEMA)  # idempotent; executescript commits itself
             if "terms" not in {row[1] for row in conn.execute("PRAGMA table_info(sentences)")}:
@@ -121,33 +140,58 @@ class Catalog:
                 row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
                 if row is None:
                     db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                elif int(row[0]) != SCHEMA_VERSION:
-                    raise StoreError(f"{path}: catalog schema {row[0]} is not supported (expected {SCHEMA_VERSION})")
+            self._check_schema(conn)
+        except StoreWriteError as exc:
+            raise StoreError(f"cannot open the catalog at {path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
+            if _is_read_only(exc):
+                raise StoreError(f"cannot open the catalog at {path}: the data dir is read-only") from exc
             raise StoreError(f"the catalog at {path} is unreadable or corrupt: {exc}") from exc
         except OSError as exc:
             raise StoreError(f"cannot open the data dir {path.parent}: {exc.strerror}") from exc
 
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is not None and int(row[0]) != SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: catalog schema {row[0]} is not supported (expected {SCHEMA_VERSION})")
+
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            if self.read_only:
+                conn = _open_read_only(self.path)
+            else:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")  # see the module docstring
             self._local.conn = conn
         return conn
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        if self.read_only:
+            raise StoreWriteError(f"the data dir {self.path.parent} is read-only")
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if _is_full(exc) or _is_read_only(exc) or "disk i/o" in str(exc).lower():
+                reason = "the disk is full" if _is_full(exc) else str(exc)
+                if _is_read_only(exc):
+                    reason = "the data dir is read-only"
+                raise StoreWriteError(f"the catalog could not be written: {reason}") from exc
             raise
-        else:
-            conn.execute("COMMIT")
 
     def _read(self, sql: str, params: Sequence = ()) -> list[tuple]:
         try:
@@ -159,6 +203,9 @@ class Catalog:
     def check_embedding(self, name: str, dimension: int) -> None:
         """Refuse to mix vectors of different models in one data dir."""
         want = json.dumps({"model": name, "dimension": dimension})
+        rows = self._read("SELECT value FROM meta WHERE key='embedding'")
+        if rows and rows[0][0] == want:
+            return  # the usual case: no write (a catalog on read-only media can still answer)
         with self._tx() as db:
             row = db.execute("SELECT value FROM meta WHERE key='embedding'").fetchone()
             if row is None:
@@ -197,6 +244,24 @@ class Catalog:
             (r[0], r[1])
             for r in self._read(
                 "SELECT doc_id, chunks FROM documents WHERE namespace=? AND source=?", (namespace, source)
+            )
+        ]
+
+    def namespaces(self) -> list[str]:
+        """Namespaces that ever held a document (a cheap list for the open-time count check)."""
+        return [r[0] for r in self._read("SELECT namespace FROM namespaces ORDER BY namespace")]
+
+    def chunk_total(self, namespace: str) -> int:
+        """How many vectors the namespace's visible documents own."""
+        return int(self._read("SELECT COALESCE(SUM(chunks), 0) FROM documents WHERE namespace=?", (namespace,))[0][0])
+
+    def chunk_rows(self, namespace: str, doc_id: str) -> list[tuple[int, int, int, int]]:
+        """(index, start, end, paragraph) of a document's chunks, in order (to re-embed them)."""
+        return [
+            (r[0], r[1], r[2], r[3])
+            for r in self._read(
+                'SELECT idx, start, "end", paragraph FROM chunks WHERE namespace=? AND doc_id=? ORDER BY idx',
+                (namespace, doc_id),
             )
         ]
 
@@ -391,3 +456,32 @@ def _bump(db: sqlite3.Connection, namespace: str) -> None:
         "ON CONFLICT(namespace) DO UPDATE SET generation = generation + 1",
         (namespace,),
     )
+
+
+def _is_full(exc: BaseException) -> bool:
+    return "disk is full" in str(exc).lower() or getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
+
+def _is_read_only(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "readonly" in text or "read-only" in text or getattr(exc, "sqlite_errorcode", 0) & 0xFF == 8
+
+
+def _read_only_fs(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """A catalog on read-only media. ``mode=ro`` reads a WAL left beside it (a writer that
+    died or lost write access); with no -wal/-shm there, SQLite cannot create them, and
+    ``immutable`` (nothing can change the file anyway) is the way in."""
+    uri = path.resolve().as_uri()
+    try:
+        conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None, check_same_thread=False)

@@ -45,3 +45,11 @@ class NotFound(CitebotError):
 
 class StoreError(CitebotError):
     """The data dir or vector store cannot be used (unreadable, corrupt, unreachable)."""
+
+
+class StoreWriteError(StoreError):
+    """A write to the data dir failed (disk full, read-only, ...); nothing of it is visible."""
+
+
+class StoreBusy(StoreWriteError):
+    """Another process held the data dir's writer lock for longer than the wait allows."""

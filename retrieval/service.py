@@ -1,20 +1,15 @@
 """The service API: ingest, search, ask, cite, list and forget — per namespace.
 
-Everything user-facing (CLI, Discord bot) goes through ``CitebotService``. Write order of
-an ingest (crash-safe: a crash at any point leaves the old or the new version visible):
-
-1. journal row (catalog)   2. vectors upserted (vector store)
-3. one catalog transaction: new rows in, replaced version out — the visibility switch
-4. replaced vectors deleted   5. journal row removed
-
-Readers only see chunks whose document row is committed, and ``recover`` (run at open)
-finishes or rolls back whatever a crash left in the journal.
+Everything user-facing (CLI, Discord bot) goes through ``CitebotService``. Writes go
+through ``retrieval.indexing.Indexer``, which owns the crash-safe write order, the
+journal and the data dir's writer lock; readers only see chunks whose document row is
+committed.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -27,14 +22,16 @@ import numpy as np
 
 from config import Settings
 from retrieval.answering import AnswerConfig, Answerer, ExtractiveAnswerer, abstention
-from retrieval.catalog import Catalog, chunk_ids
+from retrieval.catalog import Catalog
 from retrieval.chunking import ChunkerConfig, segment
 from retrieval.citations import citation_id, context_window, find_in_text, parse_citation_id
 from retrieval.embedding import Embedder, load_embedder
-from retrieval.errors import CitebotError, IngestError, InvalidQuestion, LimitReached, NotFound
+from retrieval.errors import CitebotError, IngestError, InvalidQuestion, LimitReached, NotFound, StoreWriteError
 from retrieval.fetching import FetchPolicy, fetch
+from retrieval.indexing import Indexer, Mismatch, PreparedDocument, RepairReport
 from retrieval.lexical import tokenize
 from retrieval.loaders import Limits, expand_paths, load_bytes, load_path
+from retrieval.locking import WriterLock
 from retrieval.models import (
     Answer,
     CitationContext,
@@ -47,6 +44,7 @@ from retrieval.models import (
 from retrieval.search import FusionConfig, Searcher
 from retrieval.vectorstore import ChromaStore, VectorStore
 
+log = logging.getLogger(__name__)
 SAMPLE_NAME = "iran-rebuffs-russian-demand-to-withdraw-from-syria.txt"
 # Any scheme: the fetcher refuses all but http(s) by name, rather than "no such file".
 _URL = re.compile(r"^[a-z][a-z0-9+.-]+://", re.IGNORECASE)
@@ -104,7 +102,7 @@ class CitebotService:
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._searcher: Searcher | None = None
-        self._write_lock = threading.Lock()
+        self.indexer = Indexer(self.catalog, store, WriterLock(data_dir / "write.lock", settings.write_wait_seconds))
         self.chunker = ChunkerConfig(settings.chunk_size, settings.chunk_overlap_sentences)
         self.limits = Limits(settings.max_file_bytes, settings.max_document_chars)
         self.fetch_policy = FetchPolicy(
@@ -123,6 +121,10 @@ class CitebotService:
             ),
         )
         self.recover()
+        # A deleted chroma/ folder or catalog: say so at open, and how to fix it.
+        self.mismatches: list[Mismatch] = self.indexer.check()
+        for mismatch in self.mismatches:
+            log.warning(mismatch.message())
 
     # -- wiring -----------------------------------------------------------------------
     @property
@@ -161,20 +163,28 @@ class CitebotService:
             raise CitebotError("a namespace is 1 to 100 characters")
         return ns
 
-    # -- crash recovery ---------------------------------------------------------------
+    # -- crash recovery and repair ----------------------------------------------------
     def recover(self) -> int:
-        """Finish or roll back vector-store work that a crash interrupted. Returns entries fixed."""
-        entries = self.catalog.journal()
-        for entry in entries:
-            if entry.op == "add" and not self.catalog.has_document(entry.namespace, entry.doc_id):
-                # Crashed before the visibility switch: drop the new vectors.
-                self.store.delete(entry.namespace, chunk_ids(entry.doc_id, entry.chunks))
-            else:
-                for doc_id, count in entry.stale:
-                    if not self.catalog.has_document(entry.namespace, doc_id):
-                        self.store.delete(entry.namespace, chunk_ids(doc_id, count))
-            self.catalog.journal_end(entry.id)
-        return len(entries)
+        """Finish or roll back what a dead writer left (never a live one's). Entries fixed."""
+        return self.indexer.recover()
+
+    def repair(self, namespace: str | None = None) -> list[RepairReport]:
+        """Re-embed chunks whose vectors are missing and drop vectors no document owns, in
+        ``namespace`` or (None) in every namespace the catalog or the store knows."""
+        if namespace is not None:
+            names = [self.namespace(namespace)]
+        else:
+            names = sorted(set(self.catalog.namespaces()) | set(self.store.namespaces()))
+        if any(self.catalog.documents(ns) for ns in names):
+            embedder = self.embedder
+            self.catalog.check_embedding(embedder.name, embedder.dimension)
+
+        def embed(texts: list[str]) -> np.ndarray:
+            return self.embedder.embed_chunks(texts, [()] * len(texts))[0]  # chunk vectors only
+
+        reports = [self.indexer.repair(ns, embed) for ns in names]
+        self.mismatches = self.indexer.check()
+        return reports
 
     # -- ingest -----------------------------------------------------------------------
     def ingest(
@@ -205,11 +215,19 @@ class CitebotService:
             for file in files:
                 planned.append((str(file), partial(load_path, file, self.limits)))
         items = list(failed)
+        stopped: str | None = None
         for done, (source, load) in enumerate(planned, start=1):
+            if stopped is not None:  # the store cannot be written: say so for each, try none
+                items.append(IngestItem(source, "failed", error=f"{source}: not tried ({stopped})"))
+                continue
             try:
                 items.append(self.ingest_document(load(), ns, quota=quota, refresh=False))
             except IngestError as exc:
                 items.append(IngestItem(source, "failed", error=str(exc)))
+            except StoreWriteError as exc:
+                message = str(exc) if str(exc).startswith(source) else f"{source}: {exc}"
+                items.append(IngestItem(source, "failed", error=message))
+                stopped = f"the batch stopped after a failed write: {str(exc).rsplit(': ', 1)[-1]}"
             if progress:
                 progress(Progress(done, len(planned), source))
         if any(item.status in ("added", "replaced") for item in items):
@@ -233,7 +251,7 @@ class CitebotService:
         try:
             doc = load_bytes(data, filename, source=source, url=url, content_type=content_type, limits=self.limits)
             item = self.ingest_document(doc, ns, quota=quota)
-        except IngestError as exc:
+        except (IngestError, StoreWriteError) as exc:
             item = IngestItem(source or filename, "failed", error=str(exc))
         return IngestReport((item,), time.perf_counter() - started)
 
@@ -288,35 +306,19 @@ class CitebotService:
         for members, vectors in zip(reversed(segmented.members), reversed(span_vectors), strict=True):
             sentence_vectors[list(members)] = vectors
         sentence_terms = [" ".join(tokenize(s.text)) for s in sents]
-        with self._write_lock:
-            stale = [(d, n) for d, n in self.catalog.by_source(ns, doc.source) if d != doc.id]
-            if quota:  # concurrent ingests each passed the early check; only one may use the last slot
-                self.check_quota(ns, quota, size, replacing=[d for d, _ in stale])
-            entry = self.catalog.journal_begin(ns, "add", doc.id, len(chunks), stale)
-            self.store.upsert(
-                ns,
-                chunk_ids(doc.id, len(chunks)),
-                chunk_vectors,
-                [c.text for c in chunks],
-                [
-                    {"doc_id": doc.id, "index": c.index, "start": c.start, "end": c.end, "paragraph": c.paragraph}
-                    for c in chunks
-                ],
-            )
-            try:
-                self.catalog.commit_document(
-                    ns, doc, chunks, sents, sentence_vectors, [d for d, _ in stale], sentence_terms
-                )
-            except sqlite3.IntegrityError:
-                # Another process committed the same content first: nothing to do.
-                self.catalog.journal_end(entry)
-                return IngestItem(doc.source, "unchanged", doc.id, doc.title)
-            for old_id, count in stale:
-                self.store.delete(ns, chunk_ids(old_id, count))
-            self.catalog.journal_end(entry)
+        prepared = PreparedDocument(doc, chunks, sents, chunk_vectors, sentence_vectors, sentence_terms)
+
+        def admit(replacing: list[str]) -> None:
+            # Concurrent ingests each passed the early check; only one may use the last slot.
+            if quota:
+                self.check_quota(ns, quota, size, replacing=replacing)
+
+        status = self.indexer.write(ns, prepared, admit=admit)
+        if status == "unchanged":
+            return IngestItem(doc.source, "unchanged", doc.id, doc.title)
         if refresh:
             searcher.index(ns)
-        return IngestItem(doc.source, "replaced" if stale else "added", doc.id, doc.title, len(chunks))
+        return IngestItem(doc.source, status, doc.id, doc.title, len(chunks))
 
     def ensure_sample(self, namespace: str | None = None) -> IngestReport | None:
         """Ingest the bundled sample article when the namespace is empty."""
@@ -346,11 +348,8 @@ class CitebotService:
     def forget(self, ref: str, namespace: str | None = None) -> DocumentInfo:
         ns = self.namespace(namespace)
         info = self.resolve_document(ref, ns)
-        with self._write_lock:
-            entry = self.catalog.journal_begin(ns, "forget", info.id, 0, [(info.id, info.chunks)])
-            self.catalog.delete_document(ns, info.id)
-            self.store.delete(ns, chunk_ids(info.id, info.chunks))
-            self.catalog.journal_end(entry)
+        if self.indexer.forget(ns, info.id) is None:
+            raise NotFound(f"no document {ref[:100]!r} in this namespace (forgotten meanwhile)")
         return info
 
     def sources(self, namespace: str | None = None) -> list[DocumentInfo]:

@@ -2,20 +2,34 @@
 
 One collection per namespace: a metadata filter over one shared collection measured
 ~20x slower at 100k chunks, and separate collections also make isolation structural.
+
+Embedded Chroma (1.x, Rust bindings) keeps one "System" per path per process, and with it
+each collection's HNSW index, loaded once and never re-read: ``count()``/``get()`` read
+SQLite and see another process's writes, ``query()`` does not, even through a new
+``PersistentClient`` (chroma-core/chroma#3792). So every write by this store also writes
+a fresh token to ``citebot-writes`` beside Chroma's files, and each access compares the
+token with the last one this store saw (one small file read); when another process wrote,
+the store opens a new System for the path, which loads the index from disk. Writers hold
+the data dir's writer lock (``locking.py``), so tokens are written one writer at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import re
 import threading
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from retrieval.errors import StoreError
+from retrieval.errors import StoreError, StoreWriteError
+
+STAMP_NAME = "citebot-writes"
 
 
 class VectorStore(Protocol):
@@ -31,6 +45,8 @@ class VectorStore(Protocol):
 
     def all_ids(self, namespace: str) -> list[str]: ...
 
+    def namespaces(self) -> list[str]: ...
+
 
 def collection_name(namespace: str) -> str:
     """A valid Chroma collection name (3-512 chars of [A-Za-z0-9._-]) unique per namespace."""
@@ -40,22 +56,40 @@ def collection_name(namespace: str) -> str:
 
 
 class ChromaStore:
-    def __init__(self, client: Any) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        reopen: Callable[[], Any] | None = None,
+        stamp: Path | None = None,
+        unavailable: str | None = None,
+    ) -> None:
         self._client = client
+        self._unavailable = unavailable  # why every vector operation fails (read-only media)
+        self._path: Path | None = None  # embedded: where the files are (to tell a full disk)
         self._collections: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._reopen = reopen  # embedded only: a fresh client for the path (see the module docstring)
+        self._stamp = stamp
+        self._seen = self._read_stamp()
 
     @classmethod
     def embedded(cls, path: Path) -> ChromaStore:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
         try:
             path.mkdir(parents=True, exist_ok=True)
-            client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+            # A System of our own, not one this process cached for the path earlier: opening
+            # reads what is on disk now (e.g. after chroma/ was deleted or another process wrote).
+            client = _reopener(path)()
         except Exception as exc:  # chromadb raises many types for a bad directory
-            raise StoreError(f"cannot open the vector store at {path}: {exc}") from exc
-        return cls(client)
+            reason = _reason(exc)
+            if reason == "the data dir is read-only":
+                # Chroma writes as it opens, so it cannot open on read-only media; the
+                # catalog can, and answers everything that needs no vector query.
+                return cls(None, unavailable=f"the vector store at {path} cannot be opened: {reason}")
+            raise StoreError(f"cannot open the vector store at {path}: {reason}") from exc
+        store = cls(client, reopen=_reopener(path), stamp=path / STAMP_NAME)
+        store._path = path
+        return store
 
     @classmethod
     def server(cls, host: str, port: int) -> ChromaStore:
@@ -69,8 +103,44 @@ class ChromaStore:
             raise StoreError(f"cannot reach the Chroma server at {host}:{port}: {exc}") from exc
         return cls(client)
 
-    def _collection(self, namespace: str) -> Any:
+    # -- cross-process freshness ------------------------------------------------------
+    def _read_stamp(self) -> str:
+        if self._stamp is None:
+            return ""
+        try:
+            return self._stamp.read_text()
+        except OSError:
+            return ""
+
+    def _refresh_if_stale(self) -> None:
+        """(Under ``_lock``.) A new client when another process wrote since we last looked."""
+        if self._reopen is None:
+            return
+        stamp = self._read_stamp()
+        if stamp != self._seen:
+            try:
+                self._client = self._reopen()
+            except Exception as exc:
+                raise StoreError(f"cannot reopen the vector store: {_reason(exc)}") from exc
+            self._collections.clear()
+            self._seen = stamp
+
+    def _wrote(self) -> None:
+        """Tell other processes' stores that the vectors changed."""
+        if self._stamp is None:
+            return
+        token = uuid.uuid4().hex
+        tmp = self._stamp.with_name(f"{STAMP_NAME}.{os.getpid()}.tmp")
+        tmp.write_text(token)
+        os.replace(tmp, self._stamp)
         with self._lock:
+            self._seen = token
+
+    def _collection(self, namespace: str) -> Any:
+        if self._unavailable:
+            raise StoreError(self._unavailable)
+        with self._lock:
+            self._refresh_if_stale()
             collection = self._collections.get(namespace)
             if collection is None:
                 try:
@@ -92,17 +162,44 @@ class ChromaStore:
             return
         collection = self._collection(namespace)
         batch = 2000  # below Chroma's max batch size
-        for i in range(0, len(ids), batch):
-            collection.upsert(
-                ids=list(ids[i : i + batch]),
-                embeddings=vectors[i : i + batch],
-                documents=list(texts[i : i + batch]),
-                metadatas=list(metadatas[i : i + batch]),
-            )
+        try:
+            for i in range(0, len(ids), batch):
+                collection.upsert(
+                    ids=list(ids[i : i + batch]),
+                    embeddings=vectors[i : i + batch],
+                    documents=list(texts[i : i + batch]),
+                    metadatas=list(metadatas[i : i + batch]),
+                )
+        except Exception as exc:  # chromadb.errors.InternalError, OSError, ...
+            raise StoreWriteError(f"the vector store could not be written: {self._write_reason(exc)}") from exc
+        finally:
+            self._written()
+
+    def _write_reason(self, exc: BaseException) -> str:
+        # Chroma's own message for ENOSPC is e.g. "Error in compaction: Failed to apply logs
+        # to the metadata segment": ask the filesystem whether it is full.
+        if self._path is not None:
+            with contextlib.suppress(OSError):
+                st = os.statvfs(self._path)
+                if st.f_bavail * st.f_frsize < 1 << 20:
+                    return "the disk is full"
+        return _reason(exc)
 
     def delete(self, namespace: str, ids: Sequence[str]) -> None:
-        if ids:
-            self._collection(namespace).delete(ids=list(ids))
+        if not ids:
+            return
+        collection = self._collection(namespace)
+        try:
+            collection.delete(ids=list(ids))
+        except Exception as exc:
+            raise StoreWriteError(f"the vector store could not be written: {self._write_reason(exc)}") from exc
+        finally:
+            self._written()
+
+    def _written(self) -> None:
+        # Even a failed write may have changed some vectors: others must look again.
+        with contextlib.suppress(OSError):  # a full or read-only disk: the write itself says so
+            self._wrote()
 
     def query(self, namespace: str, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         collection = self._collection(namespace)
@@ -125,3 +222,50 @@ class ChromaStore:
             if len(got) < page:
                 return ids
             offset += page
+
+    def namespaces(self) -> list[str]:
+        """The namespaces that have a collection here (e.g. to find orphans of a lost catalog)."""
+        if self._unavailable:
+            raise StoreError(self._unavailable)
+        with self._lock:
+            self._refresh_if_stale()
+            collections = self._client.list_collections()
+        out = []
+        for c in collections:
+            meta = getattr(c, "metadata", None) or {}
+            if isinstance(meta.get("namespace"), str) and collection_name(meta["namespace"]) == c.name:
+                out.append(meta["namespace"])
+        return sorted(out)
+
+
+def _persistent_client(path: Path) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+
+
+def _reopener(path: Path) -> Callable[[], Any]:
+    def reopen() -> Any:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        # Drop Chroma's per-path System from its process-wide cache (not stopped: readers
+        # in other threads may still be using it; it goes when the last one lets go), so
+        # the new client builds its own and reads the HNSW index from disk. The cache key
+        # is the path as given (chromadb.PersistentClient: persist_directory = str(path)).
+        SharedSystemClient._identifier_to_system.pop(str(path), None)
+        return _persistent_client(path)
+
+    return reopen
+
+
+def _reason(exc: BaseException) -> str:
+    """A one-line reason for a storage failure."""
+    text = str(exc) or type(exc).__name__
+    low = text.lower()
+    if "disk is full" in low or "no space left" in low or getattr(exc, "errno", None) == 28:
+        return "the disk is full"
+    if "readonly" in low or "read-only" in low or getattr(exc, "errno", None) == 30:
+        return "the data dir is read-only"
+    line = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return line[:200]
