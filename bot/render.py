@@ -273,11 +273,29 @@ def citation_value(c: Citation, limit: int = FIELD_VALUE) -> str:
     return f"{head}\n>>> {quote}" if quote else head
 
 
+def marked_quote(c: Citation) -> str:
+    """The quote, escaped, with its answer span (if any) in bold."""
+    if c.answer_span is None:
+        return escape(c.quote)
+    start, end = c.answer_span
+    return f"{escape(c.quote[:start])}**{escape(c.quote[start:end])}**{escape(c.quote[end:])}"
+
+
+def answer_text(answer: Answer) -> str:
+    """The answer's description: each quote with its ``[n]``, the answer span in bold."""
+    if answer.abstained or not answer.citations:
+        return escape(answer.text)
+    return " ".join(f"\u201c{marked_quote(c)}\u201d [{c.n}]" for c in answer.citations)
+
+
 def answer_embed(answer: Answer, *, seconds: float | None = None) -> discord.Embed:
     """The answer with ``[n]`` markers, one field per citation and the time taken."""
+    text = answer_text(answer)
+    if dlen(text) > EMBED_DESCRIPTION:  # a cut could split the bold markers: plain text then
+        text = escape(answer.text)
     embed = discord.Embed(
         title=question_title(answer.question),
-        description=clip(escape(answer.text), EMBED_DESCRIPTION, messages.TRUNCATED_SOURCES) or BLANK,
+        description=clip(text, EMBED_DESCRIPTION, messages.TRUNCATED_SOURCES) or BLANK,
         colour=ABSTAIN_COLOUR if answer.abstained else ANSWER_COLOUR,
     )
     citations = list(answer.citations)

@@ -137,8 +137,19 @@ def ingest(
         raise Exit(1)
 
 
+def _marked(quote: str, span: tuple[int, int] | None) -> str:
+    """The quote with its answer span in bold (Rich markup)."""
+    if span is None:
+        return escape(quote)
+    start, end = span
+    return f"{escape(quote[:start])}[bold]{escape(quote[start:end])}[/bold]{escape(quote[end:])}"
+
+
 def _print_answer(answer: Any) -> None:
-    out.print(escape(answer.text))
+    if answer.abstained or not answer.citations:
+        out.print(escape(answer.text))
+    else:
+        out.print(" ".join(f"\u201c{_marked(c.quote, c.answer_span)}\u201d [{c.n}]" for c in answer.citations))
     for c in answer.citations:
         out.print(f"\n[bold][{c.n}][/bold] {escape(c.title)}, paragraph {c.paragraph}, characters {c.start}–{c.end}")
         out.print(f"    id: {c.id}" + (f"  {escape(c.url)}" if c.url else ""))

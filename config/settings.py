@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     answer_max_chars: int = Field(ge=50)
     abstain_threshold: float
     answer_mode: Literal["extractive"]
+    # The learned reranking step: "ms-marco-MiniLM-L-12-v2" (bundled), a directory with
+    # model.onnx + tokenizer.json, or "none" (off: the hand-tuned ranking alone).
+    reranker_model: str
+    reranker_max_tokens: int = Field(ge=16, le=512)
+    reranker_threads: int = Field(ge=1, le=64)
 
     # Input limits
     max_question_chars: int = Field(ge=1)

@@ -1,17 +1,19 @@
 """Answers: the seam, and the default extractive answerer (no LLM, no API key).
 
-The extractive answer quotes the one or two sentences of the top retrieved chunks that
-best answer the question, each with its citation. A sentence's score is its contextual
-vector's similarity to the question (computed at ingest), plus the IDF-weighted share of
-the question's terms it contains, minus how far its chunk ranked below the best chunk, and
-minus a small penalty when the question asks for a date, number or name and the sentence
-has none (``questions.py``).
-Sentence scores come from the retrieval step (``Retrieved.scores``): answering embeds
-nothing and reads nothing from the database.
+An answerer gets ``Evidence`` — the question and the retrieved chunks' sentences with the
+scores search computed — and nothing else. The extractive answerer quotes the one or two
+sentences that best answer the question, each with its citation:
 
-The answerer abstains when its confidence (see ``confidence``) is below
-``abstain_threshold``: the best sentence neither resembles the question nor contains
-enough of its rarer terms.
+1. Candidates: the sentences of the top chunks, minus page furniture (``noise.py``).
+2. Each is scored on what search measured: its contextual vector's similarity to the
+   question, plus the IDF-weighted share of the question's terms it holds, minus how far its
+   chunk ranked below the best one, minus a penalty when the question asks for a kind of
+   thing (a date, a number, a name, a place …) that the sentence does not hold; plus, for
+   the sentences the cross-encoder read (``search.py``, ``reranking.py``), its logit: it
+   tells the sentence that answers from the one that merely repeats the question's words.
+3. The answer is the best sentence (and, close behind it, a second one), with the part that
+   answers a typed question marked (``answer_span``) — for "what does XYZ stand for", the
+   long form the text defines. Below a calibrated confidence it abstains instead.
 """
 
 from __future__ import annotations
@@ -19,17 +21,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from retrieval.catalog import Catalog
 from retrieval.citations import citation_id
-from retrieval.models import Answer, Citation, Sentence
-from retrieval.questions import can_answer, expected_type
-from retrieval.search import Retrieved
+from retrieval.definitions import asked_acronym, expansion
+from retrieval.models import Answer, Citation, Evidence, Sentence
+from retrieval.noise import is_noise
+from retrieval.questions import answer_span, can_answer, expected_type
 
 ABSTAIN_TEXT = "I couldn't find that in the ingested articles."
 
 
 class Answerer(Protocol):
-    def answer(self, question: str, namespace: str, retrieved: Retrieved) -> Answer: ...
+    def answer(self, evidence: Evidence) -> Answer: ...
 
 
 @dataclass(frozen=True)
@@ -46,15 +48,22 @@ class AnswerConfig:
     extra_sentence_margin: float = 0.3  # a further sentence scores at most this much below the best
     answer_type_penalty: float = 0.1  # a sentence without the kind of thing asked for (a date for "when")
     confidence_lexical_weight: float = 0.5
+    # When the cross-encoder read the sentences (per unit of logit; a sentence it did not
+    # read counts as its lowest logit):
+    rerank_weight: float = 0.1
+    rerank_confidence_weight: float = 0.05
+    definition_bonus: float = 0.5  # a sentence that spells out the acronym asked about
 
 
 @dataclass(frozen=True)
-class ScoredSentence:
+class Candidate:
     sentence: Sentence
+    title: str
+    url: str | None
     score: float
-    dense: float
-    lexical: float
+    confidence: float
     chunk_rank: int
+    span: tuple[int, int] | None  # where the answer is inside the sentence
 
 
 def abstention(question: str, confidence: float = 0.0) -> Answer:
@@ -62,50 +71,60 @@ def abstention(question: str, confidence: float = 0.0) -> Answer:
 
 
 class ExtractiveAnswerer:
-    def __init__(self, catalog: Catalog, config: AnswerConfig) -> None:
-        self.catalog = catalog
+    def __init__(self, config: AnswerConfig) -> None:
         self.config = config
 
-    def score_sentences(self, question: str, retrieved: Retrieved) -> list[ScoredSentence]:
+    def candidates(self, evidence: Evidence) -> list[Candidate]:
+        """The top chunks' sentences scored on search's measurements, best first."""
         cfg = self.config
-        index = retrieved.index
-        hits = retrieved.hits[: cfg.top_chunks]
+        hits = evidence.hits[: cfg.top_chunks]
         if not hits:
             return []
-        top = hits[0].score
+        top = hits[0].hit.score
+        question = evidence.question
         kind = expected_type(question)
-        best: dict[tuple[str, int], ScoredSentence] = {}
+        acronym = asked_acronym(question)
+        read = [s.rerank for h in hits for s in h.sentences if s.rerank is not None]
+        floor = min(read) if read else 0.0
+        best: dict[tuple[str, int], Candidate] = {}
         for hit in hits:
-            chunk = hit.chunk
-            scores = retrieved.scores(chunk)
-            text = index.texts[chunk.doc_id]
-            for i in range(len(scores.sentences)):
-                sentence = scores.sentences.sentence(i, text)
-                key = (chunk.doc_id, sentence.index)
-                if key in best:  # overlap: the sentence already scored in a better chunk
-                    continue
-                # A headline or a two-word line (byline, "COMMENTS") is no evidence.
-                if sentence.text == index.titles[chunk.doc_id] or len(sentence.text.split()) < 4:
-                    continue
-                dense, lexical = float(scores.dense[i]), float(scores.lexical[i])
-                score = cfg.dense_weight * dense + cfg.lexical_weight * lexical - cfg.rank_weight * (top - hit.score)
-                if kind is not None and not can_answer(kind, question, sentence.text):
-                    score -= cfg.answer_type_penalty
-                best[key] = ScoredSentence(sentence, score, dense, lexical, hit.rank)
-        return sorted(best.values(), key=lambda s: (-s.score, s.chunk_rank, s.sentence.start))
+            rank_gap = cfg.rank_weight * (top - hit.hit.score)
+            for scored in hit.sentences:
+                sentence = scored.sentence
+                key = (sentence.doc_id, sentence.index)
+                if key in best or is_noise(sentence.text, hit.hit.title):
+                    continue  # overlap: already scored in a better chunk; or page furniture
+                logit = floor if scored.rerank is None else scored.rerank
+                confidence = (
+                    scored.dense + cfg.confidence_lexical_weight * scored.lexical + cfg.rerank_confidence_weight * logit
+                )
+                score = (
+                    cfg.dense_weight * scored.dense
+                    + cfg.lexical_weight * scored.lexical
+                    + cfg.rerank_weight * logit
+                    - rank_gap
+                )
+                span = None
+                if acronym:
+                    span = expansion(acronym, sentence.text)
+                    score += cfg.definition_bonus if span else 0.0
+                elif kind is not None:
+                    if can_answer(kind, question, sentence.text):
+                        span = answer_span(kind, question, sentence.text)
+                    else:
+                        score -= cfg.answer_type_penalty
+                best[key] = Candidate(sentence, hit.hit.title, hit.hit.url, score, confidence, hit.hit.rank, span)
+        return sorted(best.values(), key=lambda c: (-c.score, c.chunk_rank, c.sentence.start))
 
-    def confidence(self, best: ScoredSentence) -> float:
-        return best.dense + self.config.confidence_lexical_weight * best.lexical
-
-    def answer(self, question: str, namespace: str, retrieved: Retrieved) -> Answer:
+    def answer(self, evidence: Evidence) -> Answer:
         cfg = self.config
-        scored = self.score_sentences(question, retrieved)
+        question = evidence.question
+        scored = self.candidates(evidence)
         if not scored:
             return abstention(question)
         best = scored[0]
-        confidence = self.confidence(best)
-        if confidence < cfg.abstain_threshold:
-            return abstention(question, confidence)
+        if best.confidence < cfg.abstain_threshold:
+            return abstention(question, best.confidence)
         chosen = [best]
         used = len(best.sentence.text)
         for cand in scored[1:]:
@@ -116,7 +135,7 @@ class ExtractiveAnswerer:
             chosen.append(cand)
             used += len(cand.sentence.text)
         # Quote in reading order: same document first, by position.
-        chosen.sort(key=lambda s: (s.chunk_rank, s.sentence.doc_id, s.sentence.start))
+        chosen.sort(key=lambda c: (c.chunk_rank, c.sentence.doc_id, c.sentence.start))
         citations = []
         parts = []
         for n, item in enumerate(chosen, start=1):
@@ -126,15 +145,20 @@ class ExtractiveAnswerer:
                     n=n,
                     id=citation_id(s.doc_id, s.start, s.end),
                     doc_id=s.doc_id,
-                    title=retrieved.index.titles[s.doc_id],
-                    url=retrieved.index.urls[s.doc_id],
+                    title=item.title,
+                    url=item.url,
                     paragraph=s.paragraph,
                     start=s.start,
                     end=s.end,
                     quote=s.text,
+                    answer_span=item.span if item is best else None,
                 )
             )
             parts.append(f"\u201c{s.text}\u201d [{n}]")
         return Answer(
-            question=question, text=" ".join(parts), abstained=False, citations=tuple(citations), confidence=confidence
+            question=question,
+            text=" ".join(parts),
+            abstained=False,
+            citations=tuple(citations),
+            confidence=best.confidence,
         )

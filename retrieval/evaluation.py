@@ -221,7 +221,10 @@ class SystemResult:
     citations: int = 0
     citation_validity: float = 1.0
     abstain_unanswerable: float = 0.0
+    absent_right: float = 0.0
     wrong_abstain: float = 0.0
+    span_share: float = 0.0
+    span_hit: float = 0.0
     latency_p50_ms: float = 0.0
     latency_p95_ms: float = 0.0
     ingest_seconds: float = 0.0
@@ -241,6 +244,8 @@ class _Tally:
     lengths: list[int] = field(default_factory=list)
     wrong_abstained: list[bool] = field(default_factory=list)
     abstained_unanswerable: list[bool] = field(default_factory=list)
+    right_unanswerable: list[bool] = field(default_factory=list)
+    spans: list[bool] = field(default_factory=list)  # per answer with an answer span: it holds a gold answer
     latencies: list[float] = field(default_factory=list)
     citations: int = 0
     valid_citations: int = 0
@@ -268,7 +273,12 @@ class _Tally:
                 if self.abstained_unanswerable
                 else 0.0
             ),
+            absent_right=(
+                sum(self.right_unanswerable) / len(self.right_unanswerable) if self.right_unanswerable else 0.0
+            ),
             wrong_abstain=sum(self.wrong_abstained) / n if n else 0.0,
+            span_share=len(self.spans) / (n - sum(self.wrong_abstained)) if n > sum(self.wrong_abstained) else 0.0,
+            span_hit=sum(self.spans) / len(self.spans) if self.spans else 0.0,
             latency_p50_ms=percentile(self.latencies, 50),
             latency_p95_ms=percentile(self.latencies, 95),
             ingest_seconds=ingest_seconds,
@@ -289,6 +299,7 @@ class Outcome:
     quotes: list[tuple[str, int, int, str]]  # (doc_id, start, end, text) the answer quotes
     abstained: bool
     milliseconds: float  # the timed part: what a user waits for
+    spans: list[str] = field(default_factory=list)  # the answer spans the answer marks (extractive only)
 
 
 class CitebotSystem:
@@ -320,6 +331,7 @@ class CitebotSystem:
             [(c.doc_id, c.start, c.end, c.quote) for c in answer.citations],
             answer.abstained,
             ms,
+            [c.quote[c.answer_span[0] : c.answer_span[1]] for c in answer.citations if c.answer_span],
         )
 
     def config(self) -> dict[str, Any]:
@@ -419,6 +431,10 @@ def _tally_answerable(tally: _Tally, q: GoldQuestion, doc_id: str, outcome: Outc
     tally.wrong_abstained.append(outcome.abstained)
     if not outcome.abstained:
         tally.lengths.append(sum(len(text) for *_, text in outcome.quotes))
+        if outcome.spans:
+            tally.spans.append(
+                any(answer_hit(q.answers, span) or answer_hit([span], " ".join(q.answers)) for span in outcome.spans)
+            )
     _tally_citations(tally, outcome, texts)
     tally.latencies.append(outcome.milliseconds)
 
@@ -485,6 +501,10 @@ def evaluate(
                 outcome = system.ask(q.question)
                 tally = tallies[system.name]
                 tally.abstained_unanswerable.append(outcome.abstained)
+                # Right when it abstains, or when another article holds the answer and it quotes it
+                # (news of one week is often in several quizzes).
+                quoted = " ".join(text for *_, text in outcome.quotes)
+                tally.right_unanswerable.append(outcome.abstained or answer_hit(q.answers, quoted))
                 tally.latencies.append(outcome.milliseconds)
                 _tally_citations(tally, outcome, texts)
         results = [

@@ -85,7 +85,8 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class Citation:
-    """A verbatim quote: ``quote == document.text[start:end]`` always."""
+    """A verbatim quote: ``quote == document.text[start:end]`` always. ``answer_span``: where
+    in the quote the answer itself is (start, end within ``quote``), when it is a part of it."""
 
     n: int
     id: str
@@ -96,9 +97,13 @@ class Citation:
     start: int
     end: int
     quote: str
+    answer_span: tuple[int, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        span = self.answer_span
+        data["answer_span"] = None if span is None else {"start": span[0], "end": span[1]}
+        return data
 
 
 @dataclass(frozen=True)
@@ -195,3 +200,32 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "items": [item.to_dict() for item in self.items],
         }
+
+
+@dataclass(frozen=True)
+class EvidenceSentence:
+    """A sentence of a retrieved chunk with the scores search already computed for it."""
+
+    sentence: Sentence
+    dense: float  # cosine similarity of its contextual vector to the question's
+    lexical: float  # IDF-weighted share of the question's terms it holds
+    rerank: float | None = None  # the cross-encoder's logit, for the sentences it read
+
+
+@dataclass(frozen=True)
+class EvidenceHit:
+    """A retrieved chunk, its document's title and address, and its sentences."""
+
+    hit: SearchHit
+    sentences: tuple[EvidenceSentence, ...]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What an answerer gets: the question and the retrieved evidence, as plain values.
+
+    An answerer (extractive, reader model, LLM) needs nothing else — no index, store or
+    catalog — so a new one can be written without knowing how search works."""
+
+    question: str
+    hits: tuple[EvidenceHit, ...]

@@ -37,7 +37,9 @@ from retrieval.catalog import Catalog, SentenceRows
 from retrieval.citations import citation_id
 from retrieval.embedding import Embedder
 from retrieval.lexical import BM25Index, tokenize
-from retrieval.models import Chunk, SearchHit, Sentence
+from retrieval.models import Chunk, Evidence, EvidenceHit, EvidenceSentence, SearchHit, Sentence
+from retrieval.noise import is_noise
+from retrieval.reranking import Reranker
 from retrieval.vectorstore import VectorStore
 
 # Sentences kept in memory per namespace index (vectors at 1,536 bytes each): ~150 MB.
@@ -57,6 +59,12 @@ class FusionConfig:
     # Up to this many chunks, dense candidates come from the sentence vectors held in
     # memory (a chunk scores its best sentence); past it, from the vector store's index.
     memory_dense_chunks: int = 2000
+    # The learned step (with a reranker): the best ``rerank_sentences`` sentences of the top
+    # ``rerank_chunks`` chunks are read by the cross-encoder; a chunk gains ``rerank_weight``
+    # per unit of its best sentence's logit.
+    rerank_chunks: int = 5
+    rerank_sentences: int = 6
+    rerank_weight: float = 0.1
 
 
 def padded(words: list[str]) -> str:
@@ -256,6 +264,8 @@ class Retrieved:
     query_tokens: list[str]
     index: NamespaceIndex
     chunk_scores: dict[str, ChunkScores] = field(default_factory=dict)
+    # Cross-encoder logits of the sentences it read, by (doc_id, sentence start).
+    rerank: dict[tuple[str, int], float] = field(default_factory=dict)
 
     @cached_property
     def weights(self) -> tuple[list[str], np.ndarray]:
@@ -278,6 +288,26 @@ class Retrieved:
             self.score_rows([self.index.row_of[chunk.key]])
             found = self.chunk_scores[chunk.key]
         return found
+
+    def evidence(self, question: str, top: int) -> Evidence:
+        """The top ``top`` hits with their sentences and scores, as frozen values for an answerer."""
+        texts = self.index.texts
+        hits = []
+        for hit in self.hits[:top]:
+            s = self.scores(hit.chunk)
+            text = texts[hit.chunk.doc_id]
+            sentences = tuple(
+                EvidenceSentence(
+                    sentence,
+                    float(s.dense[i]),
+                    float(s.lexical[i]),
+                    self.rerank.get((sentence.doc_id, sentence.start)),
+                )
+                for i in range(len(s.sentences))
+                for sentence in (s.sentences.sentence(i, text),)
+            )
+            hits.append(EvidenceHit(hit, sentences))
+        return Evidence(question, tuple(hits))
 
     def score_rows(self, rows: list[int]) -> None:
         """Score the chunks' sentences against the question, all chunks at once: at a few
@@ -322,11 +352,19 @@ def matvec(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
 
 
 class Searcher:
-    def __init__(self, catalog: Catalog, store: VectorStore, embedder: Embedder, fusion: FusionConfig) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: VectorStore,
+        embedder: Embedder,
+        fusion: FusionConfig,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.catalog = catalog
         self.store = store
         self.embedder = embedder
         self.fusion = fusion
+        self.reranker = reranker
         self._indexes: dict[str, NamespaceIndex] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -346,16 +384,11 @@ class Searcher:
                 self._indexes[namespace] = cached
             return cached
 
-    def retrieve(self, namespace: str, query: str, k: int, context: str = "") -> Retrieved:
-        """Top ``k`` chunks for ``query``; ``context`` (an earlier question of the same
-        conversation) is blended in at half weight to resolve follow-ups."""
+    def retrieve(self, namespace: str, query: str, k: int) -> Retrieved:
+        """Top ``k`` chunks for ``query``."""
         index = self.index(namespace)
         query_vector = self.embedder.embed_query(query)
         query_tokens = tokenize(query)
-        if context:
-            blended = query_vector + 0.5 * self.embedder.embed_query(context)
-            query_vector = (blended / (np.linalg.norm(blended) or 1.0)).astype(np.float32)
-            query_tokens += tokenize(context)
         retrieved = Retrieved([], query_vector, query_tokens, index)
         if not index.chunks:
             return retrieved
@@ -395,6 +428,8 @@ class Searcher:
             )
             scored.append((score, rrf, row))
         scored.sort(key=lambda item: (-item[0], -item[1], item[2]))
+        if self.reranker is not None:
+            scored = self._rerank(retrieved, query, scored)
         for rank, (score, _, row) in enumerate(scored[:k], start=1):
             chunk = index.chunks[row]
             retrieved.hits.append(
@@ -410,3 +445,51 @@ class Searcher:
                 )
             )
         return retrieved
+
+    def _rerank(
+        self, retrieved: Retrieved, query: str, scored: list[tuple[float, float, int]]
+    ) -> list[tuple[float, float, int]]:
+        """Read the top chunks' most promising sentences with the cross-encoder; reorder the
+        top chunks by their best sentence's logit. Few, short pairs: the cost is per token."""
+        assert self.reranker is not None
+        cfg = self.fusion
+        index = retrieved.index
+        head, tail = scored[: cfg.rerank_chunks], scored[cfg.rerank_chunks :]
+        if not head:
+            return scored
+        best = head[0][0]
+        pool: list[tuple[float, int, Sentence]] = []
+        for score, _, row in head:
+            chunk = index.chunks[row]
+            s = retrieved.scores(chunk)
+            text = index.texts[chunk.doc_id]
+            title = index.titles[chunk.doc_id]
+            for i in range(len(s.sentences)):
+                sentence = s.sentences.sentence(i, text)
+                if is_noise(sentence.text, title):
+                    continue
+                prior = float(s.dense[i]) + cfg.lexical_weight * float(s.lexical[i]) - (best - score)
+                pool.append((prior, row, sentence))
+        seen: set[tuple[str, int]] = set()
+        shortlist: list[tuple[int, Sentence]] = []
+        for _, row, sentence in sorted(pool, key=lambda item: -item[0]):
+            key = (sentence.doc_id, sentence.start)
+            if key not in seen:
+                seen.add(key)
+                shortlist.append((row, sentence))
+            if len(shortlist) >= cfg.rerank_sentences:
+                break
+        if not shortlist:
+            return scored
+        logits = self.reranker.score(query, [sentence.text for _, sentence in shortlist])
+        best_of: dict[int, float] = {}
+        for (row, sentence), logit in zip(shortlist, logits.tolist(), strict=True):
+            retrieved.rerank[(sentence.doc_id, sentence.start)] = float(logit)
+            best_of[row] = max(best_of.get(row, float(logit)), float(logit))
+        # A bonus over the weakest logit read: the top chunks stay above the rest.
+        floor = min(best_of.values())
+        reranked = [
+            (score + cfg.rerank_weight * (best_of.get(row, floor) - floor), rrf, row) for score, rrf, row in head
+        ]
+        reranked.sort(key=lambda item: (-item[0], -item[1], item[2]))
+        return reranked + tail

