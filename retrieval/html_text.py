@@ -37,14 +37,17 @@ _REGEX_NS = {"re": "http://exslt.org/regular-expressions"}
 # lists miss these on real pages: "c-related-list", "RelatedCoverage-container", Wikipedia's
 # "vertical-navbox" and "mw-editsection"). A class matches when one of its words (split at
 # spaces, "-" and "_") starts with a token; see _prune for the guard.
+_LAYOUT = "sidebar"  # also a word in the class of some article bodies ("l-sidebar-fixed l-article-body")
 _BOILERPLATE = (
     "related|sponsor|promo|advert|recommend|newsletter|outbrain|taboola|more-stories|read-?more"
     "|author-?bio|author-?box|about-?the-?author|caption|credit"
-    "|navbox|vertical-navbox|sidebar|mw-editsection|mw-jump-link|hatnote|ambox|catlinks|noprint"
+    "|navbox|vertical-navbox|mw-editsection|mw-jump-link|hatnote|ambox|catlinks|noprint"
 )
+_STRONG = re.compile(rf"(?:^|[\s_-])(?:{_BOILERPLATE})", re.IGNORECASE)
 _PRUNE = etree.XPath(
     "//figure | //figcaption | //sup[contains(concat(' ', normalize-space(@class), ' '), ' reference ')]"
-    f" | //*[re:test(@class, '(^|[\\s_-])({_BOILERPLATE})', 'i') or re:test(@id, '(^|[_-])({_BOILERPLATE})', 'i')]",
+    f" | //*[re:test(@class, '(^|[\\s_-])({_BOILERPLATE}|{_LAYOUT})', 'i')"
+    f" or re:test(@id, '(^|[_-])({_BOILERPLATE}|{_LAYOUT})', 'i')]",
     namespaces=_REGEX_NS,
 )
 MAX_PRUNED = 2_000
@@ -129,8 +132,11 @@ def _prune(tree: etree._Element) -> None:
         # like "has-sidebar" on the article's own container must not take the article along.
         if parent is None or element.tag in _KEEP or element.find(".//h1") is not None:
             continue
-        if len(element.text_content()) > page_chars / 2 or _CONTENT.search(_names(element)):
+        names = _names(element)
+        if len(element.text_content()) > page_chars / 2:
             continue
+        if not _STRONG.search(names) and _CONTENT.search(names):
+            continue  # a layout word only, on what also says it is the content
         if sum(1 for p in element.iter("p") if len(p.text_content()) >= 150) >= 3:
             continue  # prose: an article's body, whatever its class says
         if element.tail:  # keep the text that follows the element
