@@ -58,10 +58,10 @@ _KEEP = {"html", "body", "main", "article"}
 # Whole paragraphs that are site furniture, not article text (checked on short paragraphs).
 _FURNITURE = re.compile(
     r"^(?:comments?|\d+ comments?|advertisement|sponsored(?: content)?|related(?: (?:posts|articles|stories))?"
-    r"|read more|recommended(?: for you)?|you may also like|more from .{1,60}|share(?: this)?(?: article)?:?"
+    r"|read more|recommended(?: for you)?|you may also like|more from [^.?!]{1,60}|share(?: this)?(?: article)?:?"
     r"|like this:?|follow us.{0,60}|view all posts by .{1,80}|posted by .{1,80}"
     r"|(?:please )?(?:submit|send) (?:your|a) letter to the editor.{0,80}"
-    r"|please let us know.{0,200}|sign up for .{1,100}newsletter.{0,60}|subscribe(?: now| today)?.{0,60})$",
+    r"|please let us know.{0,200}|sign up for .{1,100}newsletter.{0,60}|subscribe(?: now| today)?[.!:]?)$",
     re.IGNORECASE,
 )
 # A caption that starts with its photo credit: "Jane Roe/Reuters People watch ...".
