@@ -1,19 +1,24 @@
 """Turn files, bytes and fetched pages into ``Document`` values.
 
-Supported: plain text, Markdown, HTML (article extraction with trafilatura) and PDF
-(pypdf). Size limits are checked before any parsing.
+Supported: plain text, Markdown, HTML (article extraction with trafilatura, see
+``html_text.py``) and PDF (pypdf, see ``pdf_text.py``). Size limits are checked before any
+parsing; HTML and PDF are parsed in a worker process stopped at a time limit
+(``extraction.py``). All cleaning happens here, before the text is fixed: its hash is the
+document id, and citations quote it verbatim.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
+from retrieval import html_text, pdf_text
+from retrieval.decoding import declared_charset, decode
 from retrieval.errors import EmptyDocument, IngestError, SourceTooLarge, UnsupportedSource
+from retrieval.extraction import Extracted, run_bounded
 from retrieval.models import Document
 
 SUFFIX_TYPES = {
@@ -41,6 +46,10 @@ _BYLINE = re.compile(r"^\s*by\s+(?P<name>[^\n]{2,80})$", re.IGNORECASE)
 class Limits:
     max_bytes: int = 20_000_000
     max_chars: int = 2_000_000
+    # HTML and PDF extraction: wall time and address space of the worker. A 2 MB-character
+    # PDF takes pypdf ~10-40 s here; real article pages take well under a second.
+    max_seconds: float = 60.0
+    max_memory: int = 4_000_000_000
 
 
 def content_id(text: str) -> str:
@@ -67,29 +76,6 @@ def normalise(text: str) -> str:
     """The stored form of a text: NFC, Unix newlines, no control characters, trimmed."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     return _CONTROL.sub("", text).strip()
-
-
-def decode(data: bytes, name: str) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError:
-            pass
-    if b"\x00" in data[:8192]:
-        raise UnsupportedSource(f"{name}: looks like a binary file, not text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data[:200_000]).best()
-    if best is None or best.encoding is None:
-        raise UnsupportedSource(f"{name}: cannot decode the file as text")
-    try:
-        return data.decode(best.encoding)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise UnsupportedSource(f"{name}: cannot decode the file as text") from exc
 
 
 def _headline(text: str) -> tuple[str | None, str | None]:
@@ -141,67 +127,28 @@ def _markdown_meta(text: str) -> tuple[str | None, str | None, str | None]:
     return title, author, date
 
 
-def _html(data: bytes, name: str, url: str | None) -> tuple[str, str | None, str | None, str | None]:
-    import trafilatura
-    from trafilatura.settings import Document as Extracted
-
-    html = decode(data, name)
-    try:
-        result = trafilatura.bare_extraction(
-            html, url=url, with_metadata=True, include_comments=False, include_tables=True, favor_precision=True
-        )
-    except Exception as exc:  # trafilatura, lxml and htmldate raise many types on broken markup
-        raise UnsupportedSource(f"{name}: not readable HTML ({type(exc).__name__})") from exc
-    if not isinstance(result, Extracted) or not (result.text or "").strip():
-        raise EmptyDocument(f"{name}: no article text found in the HTML")
-    # trafilatura separates paragraphs by one newline; blank lines mark them here.
-    text = re.sub(r"\n+", "\n\n", result.text or "")
-    return text, result.title, result.author, result.date
+def _html(data: bytes, name: str, url: str | None, content_type: str | None, limits: Limits) -> Extracted:
+    html = decode(data, name, declared_charset(content_type, data, html=True))
+    html_text.check_markup(html, name)
+    return run_bounded(
+        html_text.extract,
+        (html, url, name),
+        name=name,
+        what="HTML page",
+        seconds=limits.max_seconds,
+        max_memory=limits.max_memory,
+    )
 
 
-def _pdf(data: bytes, name: str) -> tuple[str, str | None, str | None, str | None]:
-    from pypdf import PdfReader
-
-    title = author = date = None
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise UnsupportedSource(f"{name}: the PDF is encrypted")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        try:  # metadata resolves objects too, so it can fail like the pages; the text is what matters
-            meta = reader.metadata
-            if meta is not None:
-                title = (meta.title or None) if isinstance(meta.title, str) else None
-                author = (meta.author or None) if isinstance(meta.author, str) else None
-                raw_date = meta.get("/CreationDate")
-                if isinstance(raw_date, str) and len(raw_date) >= 10 and raw_date.startswith("D:"):
-                    date = f"{raw_date[2:6]}-{raw_date[6:8]}-{raw_date[8:10]}"
-        except Exception:
-            title = author = date = None
-    except IngestError:
-        raise
-    except Exception as exc:  # pypdf raises many types on corrupt input (PdfReadError, LimitReachedError,
-        # NotImplementedError for unknown filters, ValueError, KeyError, RecursionError, ...)
-        raise UnsupportedSource(f"{name}: not a readable PDF ({type(exc).__name__})") from exc
-    # Reflow: a line ending without terminal punctuation continues on the next one.
-    paragraphs: list[str] = []
-    for page in pages:
-        current: list[str] = []
-        for line in page.splitlines():
-            line = line.strip()
-            if not line:
-                if current:
-                    paragraphs.append(" ".join(current))
-                    current = []
-                continue
-            current.append(line)
-            if line.endswith((".", "?", "!", ":", "\u201d", '"')) and len(line) < 60:
-                paragraphs.append(" ".join(current))
-                current = []
-        if current:
-            paragraphs.append(" ".join(current))
-    text = "\n\n".join(p for p in paragraphs if p)
-    return text, title, author, date
+def _pdf(data: bytes, name: str, limits: Limits) -> Extracted:
+    return run_bounded(
+        pdf_text.extract,
+        (data, name, limits.max_chars),
+        name=name,
+        what="PDF",
+        seconds=limits.max_seconds,
+        max_memory=limits.max_memory,
+    )
 
 
 def load_bytes(
@@ -221,11 +168,11 @@ def load_bytes(
     if media_type == "application/pdf":
         if not data.startswith(b"%PDF"):
             raise UnsupportedSource(f"{name}: not a PDF file")
-        raw, title, author, date = _pdf(data, name)
+        raw, title, author, date = astuple(_pdf(data, name, limits))
     elif media_type == "text/html":
-        raw, title, author, date = _html(data, name, url)
+        raw, title, author, date = astuple(_html(data, name, url, content_type, limits))
     else:
-        raw = decode(data, name)
+        raw = decode(data, name, declared_charset(content_type, data, html=False))
     text = normalise(raw)
     if not text:
         raise EmptyDocument(f"{name}: the document is empty")

@@ -103,3 +103,41 @@ def test_missing_path_and_directory_expansion(tmp_path: Path):
     (tmp_path / "a" / "deep" / "three.html").write_text("<p>x</p>")
     names = [p.name for p in expand_paths(tmp_path / "a")]
     assert names == ["three.html", "one.txt", "two.MD"]
+
+
+# -- item 18: encodings -----------------------------------------------------------------------
+# charset_normalizer alone reads this (as Latin-1) as cp1250: "Mčre et pčre sont allés ŕ la foręt".
+FRENCH = "Mère et père sont allés à la forêt près du lac."
+CZECH = "Příliš žluťoučký kůň úpěl ďábelské ódy. Česká republika je stát ve střední Evropě."
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252"])
+def test_western_text_is_read_as_western_without_a_warning(encoding, caplog):
+    caplog.set_level("WARNING", logger="retrieval.loaders")
+    for name in ("note.txt", "note.md"):
+        doc = load_bytes(FRENCH.encode(encoding), name)
+        assert doc.text == FRENCH
+    german = "Die Straße in München ist schön. Größere Häuser wurden über die Brücke gebaut."
+    assert load_bytes(german.encode(encoding), "de.txt").text == german
+    assert caplog.records == []
+
+
+def test_a_guessed_encoding_is_warned_about(caplog):
+    caplog.set_level("WARNING", logger="retrieval.loaders")
+    doc = load_bytes(CZECH.encode("cp1250"), "cz.txt")
+    assert doc.text == CZECH
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "cz.txt: not UTF-8; the encoding was guessed as cp1250" in caplog.records[0].getMessage()
+
+
+def test_a_declared_charset_is_used(caplog):
+    caplog.set_level("WARNING", logger="retrieval.loaders")
+    russian = "Привет, как дела? Это пример текста на русском языке."
+    doc = load_bytes(russian.encode("koi8-r"), "ru.txt", content_type="text/plain; charset=KOI8-R")
+    assert doc.text == russian
+    page = (
+        '<html><head><meta charset="iso-8859-1"><title>Été</title></head>'
+        f"<body><article><p>{FRENCH}</p></article></body></html>"
+    )
+    assert FRENCH in load_bytes(page.encode("latin-1"), "fr.html").text
+    assert caplog.records == []
