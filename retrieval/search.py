@@ -63,7 +63,7 @@ class FusionConfig:
     # ``rerank_chunks`` chunks are read by the cross-encoder; a chunk gains ``rerank_weight``
     # per unit of its best sentence's logit.
     rerank_chunks: int = 5
-    rerank_sentences: int = 6
+    rerank_sentences: int = 4
     rerank_weight: float = 0.1
 
 

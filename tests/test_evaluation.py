@@ -200,9 +200,10 @@ def test_plan_samples_questions(squad: Path) -> None:
 def test_evaluate_runs_citebot_and_both_baselines(squad: Path) -> None:
     report = evaluate(squad, seed=1, holdout=1 / 3, embedder=HashingEmbedder())
     systems = {s["name"]: s for s in report["systems"]}
-    assert list(systems) == ["Citebot", "BM25", "LangChain naive"]
+    assert list(systems) == ["Citebot", "Citebot, reranker off", "BM25", "LangChain naive"]
     assert report["answerable_questions"] + report["unanswerable_questions"] == 7
     citebot, bm25, naive = systems["Citebot"], systems["BM25"], systems["LangChain naive"]
+    assert systems["Citebot, reranker off"]["ingest_chunks"] == citebot["ingest_chunks"]  # the same store
     for s in systems.values():
         assert s["questions"] == report["answerable_questions"]
         assert s["citation_validity"] == 1.0
@@ -218,7 +219,9 @@ def test_evaluate_runs_citebot_and_both_baselines(squad: Path) -> None:
     assert citebot["extra"]["settings"]["chunk_size"] == load_settings().chunk_size
     table = markdown(report)
     assert "| evidence recall@1 |" in table and "Citebot ÷ BM25" in table
-    assert goals_met(report)["citation_validity"] is True
+    met = goals_met(report)
+    assert met["citation_validity"] is True
+    assert ("✓" if met["recall_at_5"] else "✗") in table.split("| evidence recall@5 |")[1].split("\n")[0]
 
 
 def test_evaluate_is_deterministic_without_baselines(squad: Path) -> None:
@@ -243,7 +246,7 @@ def test_cli_eval_json_with_the_real_model(squad: Path, capsys: pytest.CaptureFi
     assert code == 0
     report = json.loads(out)
     names = [s["name"] for s in report["systems"]]
-    assert names == ["Citebot", "BM25", "LangChain naive"]
+    assert names == ["Citebot", "Citebot, reranker off", "BM25", "LangChain naive"]
     citebot = report["systems"][0]
     assert citebot["citation_validity"] == 1.0
     assert citebot["recall_at_5"] == 1.0
