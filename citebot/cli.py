@@ -85,9 +85,9 @@ def fail(message: str, code: int = 1) -> Exit:
 
 @contextmanager
 def service(data_dir: Path | None, **overrides: Any) -> Iterator[Any]:
+    settings = load_settings(data_dir=data_dir, **overrides)  # first: a bad setting fails before heavy imports
     from retrieval.service import CitebotService
 
-    settings = load_settings(data_dir=data_dir, **overrides)
     try:
         yield CitebotService(settings)
     except InvalidQuestion as exc:

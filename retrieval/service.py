@@ -18,7 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -270,6 +270,8 @@ class CitebotService:
         """Add (or replace, by source) one document. ``refresh``: rebuild the namespace's
         search index now rather than on the next question (a bulk load does it once, at the end)."""
         ns = self.namespace(namespace)
+        if _SURROGATE.search(doc.source + doc.title):  # an undecodable file name: SQLite takes only UTF-8
+            doc = replace(doc, source=_SURROGATE.sub("\ufffd", doc.source), title=_SURROGATE.sub("\ufffd", doc.title))
         if self.catalog.has_document(ns, doc.id):
             return IngestItem(doc.source, "unchanged", doc.id, doc.title)
         size = len(doc.text.encode("utf-8"))
@@ -411,7 +413,8 @@ class CitebotService:
         docs = [d for d in self.catalog.documents(ns) if d.id.startswith(prefix)]
         if not docs:  # the catalog keeps no history: it cannot tell "never existed" from "forgotten"
             raise NotFound(
-                f"no document with id prefix {prefix!r} in this namespace (it may have been forgotten or replaced)"
+                f"no document with id prefix {prefix!r} in this namespace "
+                "(never ingested here, or no longer in the store: forgotten or replaced)"
             )
         info = docs[0]
         text = self.catalog.text(ns, info.id)
