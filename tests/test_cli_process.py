@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -228,12 +229,12 @@ def _no_such_model(proc: subprocess.CompletedProcess[bytes], seconds: float) -> 
 
 
 def test_a_mistyped_model_name_fails_fast_in_one_line(data: Path):
-    model = {"CITEBOT_EMBEDDING_MODEL": "all-MiniLM-L6-v3"}
+    model: dict[str, Any] = {"CITEBOT_EMBEDDING_MODEL": "all-MiniLM-L6-v3"}
     started = time.monotonic()
     proc = citebot("ask", "anything", data_dir=data, **model)
     assert "not in the Hugging Face cache" in _no_such_model(proc, time.monotonic() - started)
     # Online, but the hub is unreachable (refused) or does not know the name (404).
-    online = {**model, "HF_HUB_OFFLINE": None, "HF_HOME": str(data.parent / "hf")}
+    online: dict[str, Any] = {**model, "HF_HUB_OFFLINE": None, "HF_HOME": str(data.parent / "hf")}
     started = time.monotonic()
     proc = citebot("ask", "anything", data_dir=data, HF_ENDPOINT=f"http://127.0.0.1:{free_port()}", **online)
     assert "cannot be reached" in _no_such_model(proc, time.monotonic() - started)
