@@ -1,5 +1,5 @@
 """Citebot configuration: one settings model, defaults in ``defaults.toml``."""
 
-from config.settings import Settings, load_settings
+from config.settings import Settings, SettingsError, describe_error, load_settings
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "SettingsError", "describe_error", "load_settings"]

@@ -12,10 +12,11 @@ depend on the machine (the data dir) and secrets.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,6 +25,10 @@ from pydantic_settings import (
 )
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
+
+
+class SettingsError(ValueError):
+    """A settings file cannot be used; the message is one line fit for a user."""
 
 
 def _default_data_dir() -> Path:
@@ -116,7 +121,9 @@ class Settings(BaseSettings):
         files = [DEFAULTS_FILE]
         user_file = os.environ.get("CITEBOT_CONFIG")
         if user_file:
-            files.append(Path(user_file))
+            files.append(Path(user_file).expanduser())
+        for file in files:  # the TOML source skips a missing file silently and raises bare parse errors
+            _check_toml(file, named_by="CITEBOT_CONFIG" if file != DEFAULTS_FILE else None)
         # Later files override earlier ones.
         return (
             init_settings,
@@ -126,6 +133,34 @@ class Settings(BaseSettings):
         )
 
 
+def _check_toml(file: Path, named_by: str | None) -> None:
+    where = f"{named_by}={file}" if named_by else str(file)
+    try:
+        tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"{where}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{where}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{where}: not valid TOML ({exc})") from None
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings; ``None`` overrides are ignored so CLI options can pass through."""
+    """Build settings; ``None`` overrides are ignored so CLI options can pass through.
+    Raises ``ValidationError`` for a bad value, ``SettingsError`` for an unusable file."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def describe_error(exc: ValidationError | SettingsError) -> str:
+    """One line naming each bad setting and where it can be set (never echoing a secret)."""
+    if isinstance(exc, SettingsError):
+        return str(exc)
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "settings"
+        field = Settings.model_fields.get(str(error["loc"][0])) if error["loc"] else None
+        secret = field is not None and field.annotation in (SecretStr, SecretStr | None)
+        got = "" if secret or error["type"] == "missing" else f" (got {str(error.get('input'))[:60]!r})"
+        env = "DISCORD_TOKEN" if key == "discord_token" else f"CITEBOT_{key.upper()}"
+        problems.append(f"{key} (env {env}): {error['msg']}{got}")
+    return "invalid setting " + "; ".join(problems)

@@ -111,6 +111,16 @@ class JournalEntry:
     stale: tuple[tuple[str, int], ...]  # (doc_id, chunk count) of versions being removed
 
 
+@dataclass(frozen=True)
+class NamespaceInfo:
+    namespace: str
+    documents: int
+    chunks: int
+
+    def to_dict(self) -> dict[str, str | int]:
+        return {"namespace": self.namespace, "documents": self.documents, "chunks": self.chunks}
+
+
 def chunk_ids(doc_id: str, count: int) -> list[str]:
     return [f"{doc_id}:{i}" for i in range(count)]
 
@@ -235,6 +245,14 @@ class Catalog:
         )
         return [_info(r) for r in rows]
 
+    def namespaces(self) -> list[NamespaceInfo]:
+        """Every namespace with a generation row (one is made by its first write), by name."""
+        rows = self._read(
+            "SELECT n.namespace, COUNT(d.doc_id), COALESCE(SUM(d.chunks), 0) FROM namespaces n "
+            "LEFT JOIN documents d ON d.namespace = n.namespace GROUP BY n.namespace ORDER BY n.namespace"
+        )
+        return [NamespaceInfo(r[0], int(r[1]), int(r[2])) for r in rows]
+
     def text(self, namespace: str, doc_id: str) -> str | None:
         rows = self._read("SELECT text FROM documents WHERE namespace=? AND doc_id=?", (namespace, doc_id))
         return rows[0][0] if rows else None
@@ -247,7 +265,7 @@ class Catalog:
             )
         ]
 
-    def namespaces(self) -> list[str]:
+    def namespace_names(self) -> list[str]:
         """Namespaces that ever held a document (a cheap list for the open-time count check)."""
         return [r[0] for r in self._read("SELECT namespace FROM namespaces ORDER BY namespace")]
 

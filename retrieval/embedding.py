@@ -46,6 +46,41 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def check_hub_model(name: str, timeout: float = 10.0) -> None:
+    """Fail fast, in one line, for a model that is neither a local path nor cached nor on the hub.
+
+    sentence-transformers would retry the hub for each file it looks for (80 s without a
+    network) and then raise a multi-line error; one metadata request answers it first.
+    """
+    from huggingface_hub import HfApi, constants, try_to_load_from_cache
+    from huggingface_hub.errors import HfHubHTTPError
+
+    candidates = [name] if "/" in name else [name, f"sentence-transformers/{name}"]
+    try:
+        if any(isinstance(try_to_load_from_cache(repo, "config.json"), str) for repo in candidates):
+            return
+    except ValueError:  # not a valid repo id: no model can have this name
+        raise StoreError(f"embedding model {name!r}: no such local path, and not a model name") from None
+    if constants.HF_HUB_OFFLINE:
+        raise StoreError(
+            f"embedding model {name!r}: no such local path, and not in the Hugging Face cache (HF_HUB_OFFLINE is set)"
+        )
+    for repo in candidates:
+        try:
+            HfApi().model_info(repo, timeout=timeout)
+            return
+        except HfHubHTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            if status not in (401, 404):
+                return  # something else: let sentence-transformers report it
+        except Exception as exc:  # connection refused, DNS, timeout: the hub is out of reach
+            raise StoreError(
+                f"embedding model {name!r}: no such local path, and the Hugging Face hub "
+                f"({constants.ENDPOINT}) cannot be reached: {exc}"
+            ) from None
+    raise StoreError(f"embedding model {name!r}: no such local path, and no such model on the Hugging Face hub")
+
+
 def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -60,6 +95,8 @@ class SentenceTransformerEmbedder:
         if Path(path).exists():
             # A local model needs no hub; never let a stray lookup hang an offline machine.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        else:
+            check_hub_model(model)
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

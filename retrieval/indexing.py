@@ -213,7 +213,7 @@ class Indexer:
             return []
         try:
             out = []
-            for ns in sorted(set(self.catalog.namespaces()) | set(self.store.namespaces())):
+            for ns in sorted(set(self.catalog.namespace_names()) | set(self.store.namespaces())):
                 expected, have = self.catalog.chunk_total(ns), self.store.count(ns)
                 if expected != have:
                     out.append(Mismatch(ns, expected, have))

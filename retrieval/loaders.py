@@ -217,5 +217,12 @@ def load_path(path: Path, limits: Limits = Limits()) -> Document:
 def expand_paths(path: Path) -> list[Path]:
     """A file as is; a directory as its supported files, recursively, in a stable order."""
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIX_TYPES)
+        # Hidden files and folders (.git, .venv, editor state) are skipped, as shells' globs do.
+        return sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file()
+            and p.suffix.lower() in SUFFIX_TYPES
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
     return [path]

@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from retrieval.embedding import Spans, _normalise_rows
 
 EXPORT_VERSION = 1
+log = logging.getLogger(__name__)
 
 
 def supports(model_dir: Path) -> bool:
@@ -52,8 +56,29 @@ def _fingerprint(model_dir: Path) -> str:
 
 
 def export(model_dir: Path, target: Path) -> Path:
-    """Export the model's transformer to ONNX at ``target`` (atomically)."""
+    """Export the model's transformer to ONNX at ``target`` (atomically).
+
+    Announced in one INFO log line; the tracer's warnings and the weights progress bar
+    say nothing a user can act on, so they are silenced here."""
+    log.info("preparing the embedding model, once (about a minute; cached in %s)", target.parent)
     import torch
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _export(torch, model_dir, target)
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _export(torch: Any, model_dir: Path, target: Path) -> Path:
     from transformers import AutoModel, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))

@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -22,7 +22,7 @@ import numpy as np
 
 from config import Settings
 from retrieval.answering import AnswerConfig, Answerer, ExtractiveAnswerer, abstention
-from retrieval.catalog import Catalog
+from retrieval.catalog import Catalog, NamespaceInfo
 from retrieval.chunking import ChunkerConfig, segment
 from retrieval.citations import citation_id, context_window, find_in_text, parse_citation_id
 from retrieval.embedding import Embedder, load_embedder
@@ -70,6 +70,10 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+def _refuse(message: str) -> Document:
+    raise IngestError(message)
 
 
 def sample_path() -> Path:
@@ -176,7 +180,7 @@ class CitebotService:
         if namespace is not None:
             names = [self.namespace(namespace)]
         else:
-            names = sorted(set(self.catalog.namespaces()) | set(self.store.namespaces()))
+            names = sorted(set(self.catalog.namespace_names()) | set(self.store.namespaces()))
         if any(self.catalog.documents(ns) for ns in names):
             embedder = self.embedder
             self.catalog.check_embedding(embedder.name, embedder.dimension)
@@ -200,8 +204,8 @@ class CitebotService:
         """Ingest files, directories (recursively) and http(s) URLs; one item per document."""
         ns = self.namespace(namespace)
         started = time.perf_counter()
+        # A source that fails before loading stays in its input place (its "load" raises).
         planned: list[tuple[str, Callable[[], Document]]] = []
-        failed: list[IngestItem] = []
         for raw in sources:
             source = str(raw)
             if _URL.match(source):
@@ -209,14 +213,14 @@ class CitebotService:
                 continue
             path = Path(source).expanduser()
             if not path.exists():
-                failed.append(IngestItem(source, "failed", error=f"{source}: no such file or directory"))
+                planned.append((source, partial(_refuse, f"{source}: no such file or directory")))
                 continue
             files = expand_paths(path)
             if path.is_dir() and not files:
-                failed.append(IngestItem(source, "failed", error=f"{source}: no .txt, .md, .html or .pdf files in it"))
+                planned.append((source, partial(_refuse, f"{source}: no .txt, .md, .html or .pdf files in it")))
             for file in files:
                 planned.append((str(file), partial(load_path, file, self.limits)))
-        items = list(failed)
+        items: list[IngestItem] = []
         stopped: str | None = None
         for done, (source, load) in enumerate(planned, start=1):
             if stopped is not None:  # the store cannot be written: say so for each, try none
@@ -287,6 +291,8 @@ class CitebotService:
         """Add (or replace, by source) one document. ``refresh``: rebuild the namespace's
         search index now rather than on the next question (a bulk load does it once, at the end)."""
         ns = self.namespace(namespace)
+        if _SURROGATE.search(doc.source + doc.title):  # an undecodable file name: SQLite takes only UTF-8
+            doc = replace(doc, source=_SURROGATE.sub("\ufffd", doc.source), title=_SURROGATE.sub("\ufffd", doc.title))
         if self.catalog.has_document(ns, doc.id):
             return IngestItem(doc.source, "unchanged", doc.id, doc.title)
         size = len(doc.text.encode("utf-8"))
@@ -323,9 +329,10 @@ class CitebotService:
         return IngestItem(doc.source, status, doc.id, doc.title, len(chunks))
 
     def ensure_sample(self, namespace: str | None = None) -> IngestReport | None:
-        """Ingest the bundled sample article when the namespace is empty."""
+        """Ingest the bundled sample article into a namespace that never held a document
+        (its generation is still 0): forgetting the last document must not bring it back."""
         ns = self.namespace(namespace)
-        if self.catalog.usage(ns)[0]:
+        if self.catalog.generation(ns):
             return None
         return self.ingest([sample_path()], ns)
 
@@ -356,6 +363,10 @@ class CitebotService:
 
     def sources(self, namespace: str | None = None) -> list[DocumentInfo]:
         return self.catalog.documents(self.namespace(namespace))
+
+    def namespaces(self) -> list[NamespaceInfo]:
+        """Every namespace that ever held a document, with what it holds now."""
+        return self.catalog.namespaces()
 
     # -- search and answers -----------------------------------------------------------
     def check_question(self, question: str) -> str:
@@ -404,8 +415,11 @@ class CitebotService:
             raise NotFound(f"{cid.strip()[:100]!r} is not a citation id (they look like 6f75d72f-1923-2021)")
         prefix, start, end = parsed
         docs = [d for d in self.catalog.documents(ns) if d.id.startswith(prefix)]
-        if not docs:
-            raise NotFound("the document behind that citation is no longer in the store (it was forgotten or replaced)")
+        if not docs:  # the catalog keeps no history: it cannot tell "never existed" from "forgotten"
+            raise NotFound(
+                f"no document with id prefix {prefix!r} in this namespace "
+                "(never ingested here, or no longer in the store: forgotten or replaced)"
+            )
         info = docs[0]
         text = self.catalog.text(ns, info.id)
         if text is None:  # forgotten or replaced since the lookup above

@@ -100,8 +100,8 @@ def test_cite_by_id_and_by_quote(cli):
     code, out, _ = cli("cite", citation["id"], "--json")
     assert code == 0
     [obj] = lines(out)
-    assert set(obj) == {"id", "doc_id", "title", "url", "start", "end", "quote", "context"}
-    assert obj["quote"] == citation["quote"] and obj["quote"] in obj["context"]
+    assert set(obj) == {"id", "doc_id", "title", "url", "start", "end", "quote", "context", "exact"}
+    assert obj["quote"] == citation["quote"] and obj["quote"] in obj["context"] and obj["exact"] is True
     code, out, _ = cli("cite", "--quote", "no one can force iran to do anything", "--json")
     assert code == 0 and "No one can force Iran" in lines(out)[0]["quote"]
     code, _, err = cli("cite", "--quote", "Giraffes voted in the Syrian election")
@@ -109,7 +109,7 @@ def test_cite_by_id_and_by_quote(cli):
     code, _, err = cli("cite")
     assert code == 2 and "one of them" in err
     code, _, err = cli("cite", "deadbeef-1-2")
-    assert code == 1 and "no longer in the store" in err
+    assert code == 1 and "no document with id prefix 'deadbeef' in this namespace" in err
 
 
 def test_ingest_sources_forget(cli, tmp_path: Path):
