@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from retrieval.about import answer_about, asked_about
 from retrieval.citations import citation_id
 from retrieval.definitions import asked_acronym, expansion
 from retrieval.models import Answer, Citation, Evidence, Sentence
@@ -124,6 +125,11 @@ class ExtractiveAnswerer:
     def answer(self, evidence: Evidence) -> Answer:
         cfg = self.config
         question = evidence.question
+        about = asked_about(question)
+        if about is not None and evidence.hits:  # "who wrote the article about …": its byline
+            found = answer_about(question, about, evidence.hits[0])
+            if found is not None:
+                return found
         scored = self.candidates(evidence)
         if not scored:
             return abstention(question)

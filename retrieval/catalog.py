@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -64,8 +65,25 @@ CREATE TABLE IF NOT EXISTS feedback (
 @dataclass(frozen=True)
 class Snapshot:
     generation: int
-    documents: dict[str, tuple[str, str | None, str]]  # doc_id: (title, url, text)
-    chunks: list[tuple]  # (doc_id, idx, start, end, paragraph, sentence terms or None), by document and index
+    documents: dict[str, DocumentRow]
+    chunks: list[ChunkRow]  # by document and index
+
+
+class DocumentRow(NamedTuple):
+    title: str
+    url: str | None
+    text: str
+    author: str | None
+    published: str | None
+
+
+class ChunkRow(NamedTuple):
+    doc_id: str
+    idx: int
+    start: int
+    end: int
+    paragraph: int
+    terms: str | None  # its sentences' stored terms, joined; None if any sentence has none
 
 
 @dataclass(frozen=True)
@@ -305,8 +323,10 @@ class Catalog:
         try:
             gen_rows = conn.execute("SELECT generation FROM namespaces WHERE namespace=?", (namespace,)).fetchall()
             docs = {
-                r[0]: (r[1], r[2], r[3])
-                for r in conn.execute("SELECT doc_id, title, url, text FROM documents WHERE namespace=?", (namespace,))
+                r[0]: DocumentRow(*r[1:])
+                for r in conn.execute(
+                    "SELECT doc_id, title, url, text, author, published FROM documents WHERE namespace=?", (namespace,)
+                )
             }
             # Each chunk with its sentences' stored terms, joined here (one string per chunk,
             # not a row per sentence); NULL when a sentence was stored without terms. The upper
@@ -324,7 +344,7 @@ class Catalog:
             raise StoreError(f"the catalog at {self.path} is unreadable or corrupt: {exc}") from exc
         finally:
             conn.execute("COMMIT")
-        return Snapshot((gen_rows[0][0] if gen_rows else 0), docs, chunks)
+        return Snapshot((gen_rows[0][0] if gen_rows else 0), docs, [ChunkRow(*row) for row in chunks])
 
     def sentence_rows(
         self, namespace: str, spans: Sequence[tuple[str, int, int]], dimension: int

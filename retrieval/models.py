@@ -214,10 +214,14 @@ class EvidenceSentence:
 
 @dataclass(frozen=True)
 class EvidenceHit:
-    """A retrieved chunk, its document's title and address, and its sentences."""
+    """A retrieved chunk, its sentences, and what is known of its document (title and
+    address in ``hit``; byline and date; the document's text, for questions about it)."""
 
     hit: SearchHit
     sentences: tuple[EvidenceSentence, ...]
+    author: str | None = None
+    published: str | None = None
+    document_text: str = ""
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,7 @@ class NamespaceIndex:
     titles: dict[str, str]
     urls: dict[str, str | None]
     texts: dict[str, str]
+    bylines: dict[str, tuple[str | None, str | None]]  # doc_id: (author, published)
     bm25: BM25Index
     namespace: str = ""
     catalog: Catalog | None = None
@@ -132,19 +133,20 @@ class NamespaceIndex:
     def build(cls, catalog: Catalog, namespace: str) -> NamespaceIndex:
         snap = catalog.snapshot(namespace)
         docs = snap.documents
-        chunks = []
-        for doc_id, idx, start, end, paragraph, _ in snap.chunks:
-            text = docs[doc_id][2]
-            chunks.append(Chunk(doc_id, idx, start, end, paragraph, text[start:end]))
-        titles = {doc_id: meta[0] for doc_id, meta in docs.items()}
+        chunks = [
+            Chunk(r.doc_id, r.idx, r.start, r.end, r.paragraph, docs[r.doc_id].text[r.start : r.end])
+            for r in snap.chunks
+        ]
+        titles = {doc_id: doc.title for doc_id, doc in docs.items()}
         return cls(
             generation=snap.generation,
             chunks=chunks,
             row_of={c.key: i for i, c in enumerate(chunks)},
             titles=titles,
-            urls={doc_id: meta[1] for doc_id, meta in docs.items()},
-            texts={doc_id: meta[2] for doc_id, meta in docs.items()},
-            bm25=BM25Index(chunk_terms(chunks, titles, [row[5] for row in snap.chunks])),
+            urls={doc_id: doc.url for doc_id, doc in docs.items()},
+            texts={doc_id: doc.text for doc_id, doc in docs.items()},
+            bylines={doc_id: (doc.author, doc.published) for doc_id, doc in docs.items()},
+            bm25=BM25Index(chunk_terms(chunks, titles, [r.terms for r in snap.chunks])),
             namespace=namespace,
             catalog=catalog,
         )
@@ -306,7 +308,8 @@ class Retrieved:
                 for i in range(len(s.sentences))
                 for sentence in (s.sentences.sentence(i, text),)
             )
-            hits.append(EvidenceHit(hit, sentences))
+            author, published = self.index.bylines[hit.chunk.doc_id]
+            hits.append(EvidenceHit(hit, sentences, author, published, text))
         return Evidence(question, tuple(hits))
 
     def score_rows(self, rows: list[int]) -> None:

@@ -75,7 +75,8 @@ async def test_two_hundred_concurrent_asks_are_acknowledged_in_time_and_answered
         handles = await asyncio.gather(
             *(emu.send_slash_command("ask", {"question": question(i)}, user=user) for i, user in enumerate(users))
         )
-        finals = await asyncio.gather(*(handle.wait_final(60) for handle in handles))
+        # Answers wait their turn for two cores (the reranker reads each question): all must come.
+        finals = await asyncio.gather(*(handle.wait_final(240) for handle in handles))
         elapsed = time.monotonic() - started
         beats = len(emu.heartbeats) - beats_before
 
