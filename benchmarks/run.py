@@ -350,6 +350,90 @@ def cold_start(real_dir: Path, naive_dir: Path, question: str, runs: int = 3) ->
     return {name: {"median_s": float(np.median(t)), "best_s": min(t), "runs": t} for name, t in times.items()}
 
 
+# -- hostile and awkward input ----------------------------------------------------------------
+UNBOUNDED_JOIN = (
+    "SELECT c.doc_id, c.idx, count(s.idx) FROM chunks c LEFT JOIN sentences s ON s.namespace = c.namespace "
+    'AND s.doc_id = c.doc_id AND s.start >= c.start AND s."end" <= c."end" WHERE c.namespace=? '
+    "GROUP BY c.doc_id, c.idx"
+)
+
+
+def stage_bounds(
+    dataset: Path, workdir: Path, paragraphs_count: int = 36_000, html_bytes: int = 5_000_000, cap_seconds: float = 60.0
+) -> dict[str, Any]:
+    """A 1.5 MB document of short paragraphs (index build and asks) beside the sentence join
+    as it was before it was bounded per chunk; a 5 MB tag-soup page beside a page of real
+    paragraphs as large as a document may be (parsed normally)."""
+    import sqlite3
+
+    from retrieval.errors import CitebotError
+    from retrieval.evaluation import load_squad
+    from retrieval.loaders import Limits, load_bytes
+
+    svc = open_service(workdir / "bounds", embedder=SyntheticEmbedder(), reranker_model="none")
+    paragraphs = "\n\n".join(f"Item {i} is short. It holds two sentences." for i in range(paragraphs_count))
+    t0 = time.perf_counter()
+    svc.ingest_bytes(paragraphs.encode(), "short-paragraphs.txt", NS)
+    ingest_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    svc.ask(f"What does item {paragraphs_count // 2} hold?", NS)
+    first_ask_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    svc.ask(f"What does item {paragraphs_count // 3} hold?", NS)
+    warm_ask_s = time.perf_counter() - t0
+    # The join as it was, on the same catalog, stopped at ``cap_seconds``.
+    conn = sqlite3.connect(svc.catalog.path)
+    deadline = time.perf_counter() + cap_seconds
+    conn.set_progress_handler(lambda: int(time.perf_counter() > deadline), 100_000)
+    t0 = time.perf_counter()
+    try:
+        conn.execute(UNBOUNDED_JOIN, (NS,)).fetchall()
+        unbounded_s: float | None = time.perf_counter() - t0
+    except sqlite3.OperationalError:  # interrupted at the cap
+        unbounded_s = None
+    conn.close()
+    t0 = time.perf_counter()
+    svc.catalog.snapshot(NS)
+    bounded_s = time.perf_counter() - t0
+
+    limits = Limits()
+    soup = b"<html><body>" + b"<p>x</p><b><i><u>" * (html_bytes // 17) + b"</body></html>"
+    t0 = time.perf_counter()
+    try:
+        load_bytes(soup, "soup.html", limits=limits)
+        soup_result = "accepted"
+    except CitebotError as exc:
+        soup_result = f"refused: {exc}"
+    soup_s = time.perf_counter() - t0
+    real = [p for a in load_squad(dataset) for p in a.text.split("\n\n")]
+    body, size = [], 0
+    while size < min(len(soup), int(0.9 * limits.max_chars)):  # as large as a page may be
+        para = f"<p>{real[len(body) % len(real)]}</p>\n"
+        body.append(para)
+        size += len(para)
+    page = "<html><head><title>Long page</title></head><body><article>" + "".join(body) + "</article></body></html>"
+    t0 = time.perf_counter()
+    try:
+        load_bytes(page.encode(), "long.html", limits=limits)
+        page_result = "accepted"
+    except CitebotError as exc:
+        page_result = f"refused: {exc}"
+    page_s = time.perf_counter() - t0
+    return {
+        "short_paragraphs": {
+            "bytes": len(paragraphs),
+            "ingest_s": ingest_s,
+            "first_ask_s": first_ask_s,
+            "warm_ask_s": warm_ask_s,
+            "bounded_join_s": bounded_s,
+            "unbounded_join_s": unbounded_s,
+            "cap_s": cap_seconds,
+        },
+        "soup": {"bytes": len(soup), "seconds": soup_s, "result": soup_result},
+        "real_page": {"bytes": len(page), "seconds": page_s, "result": page_result},
+    }
+
+
 # -- concurrency --------------------------------------------------------------------------
 def concurrency(
     real_dir: Path, naive_dir: Path, questions: list[str], levels=(1, 8, 32), rounds: int = 3
@@ -532,6 +616,37 @@ def table(report: dict[str, Any]) -> str:
                     f"errors: {c['errors']}",
                 )
             )
+    bounds = report.get("bounds")
+    if bounds:
+        sp, soup, page = bounds["short_paragraphs"], bounds["soup"], bounds["real_page"]
+        old = sp["unbounded_join_s"]
+        rows.append(
+            (
+                "1.5 MB of short paragraphs: sentence join of the index build (s)",
+                f"{sp['bounded_join_s']:.2f}",
+                f"{old:.1f} (the join as it was)" if old is not None else f"> {sp['cap_s']:.0f} (the join as it was)",
+                f"{(old if old is not None else sp['cap_s']) / max(sp['bounded_join_s'], 1e-9):.0f}x faster",
+                "bounded",
+            )
+        )
+        rows.append(
+            (
+                f"{sp['bytes'] / 1e6:.1f} MB of short paragraphs: first ask / warm ask (s)",
+                f"{sp['first_ask_s']:.2f} / {sp['warm_ask_s']:.3f}",
+                f"{sp['ingest_s']:.1f} (its ingest)",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                f"{soup['bytes'] / 1e6:.1f} MB tag-soup HTML (s to the answer)",
+                f"{soup['seconds']:.2f} ({soup['result'][:60]})",
+                f"{page['seconds']:.2f} ({page['bytes'] / 1e6:.1f} MB page of real paragraphs, {page['result']})",
+                f"{soup['seconds'] / max(page['seconds'], 1e-9):.2f}x",
+                "refused, fast",
+            )
+        )
     lines = ["| measurement | Citebot | baseline (same run) | ratio | goal |", "|---|---:|---:|---:|---|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
@@ -557,6 +672,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="10000,100000", help="synthetic-vector sizes beyond the real ingest")
     parser.add_argument("--questions", type=int, default=200, help="questions per latency measurement")
     parser.add_argument("--concurrent-asks", type=int, default=96)
+    parser.add_argument("--bounds-paragraphs", type=int, default=36_000, help="short paragraphs (~1.5 MB)")
+    parser.add_argument("--bounds-html-bytes", type=int, default=5_000_000, help="size of the tag-soup page")
     parser.add_argument("--articles", type=int, help="ingest only the first N articles for real (a quick run)")
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument("--keep", type=Path, help="build in this directory and keep it (default: a temporary one)")
@@ -582,6 +699,8 @@ def main(argv: list[str] | None = None) -> None:
                 **serve_pair(real, naive_real, qfile),
             }
         )
+        say("hostile and awkward input")
+        report["bounds"] = stage_bounds(args.dataset, workdir, args.bounds_paragraphs, args.bounds_html_bytes)
         say("cold start")
         report["cold_start"] = cold_start(real, naive_real, questions[0])
         say("concurrency")

@@ -275,7 +275,7 @@ def citation_value(c: Citation, limit: int = FIELD_VALUE) -> str:
 
 def marked_quote(c: Citation) -> str:
     """The quote, escaped, with its answer span (if any) in bold."""
-    if c.answer_span is None:
+    if c.answer_span is None or c.answer_span[0] >= c.answer_span[1]:
         return escape(c.quote)
     start, end = c.answer_span
     return f"{escape(c.quote[:start])}**{escape(c.quote[start:end])}**{escape(c.quote[end:])}"

@@ -87,21 +87,20 @@ _NOT_NAMES = frozenset(
 _PLACE_LEAD = re.compile(r"\b(?:in|at|from|to|near|across|into|of|outside|inside|off|throughout)\s(?:the\s)?$")
 
 
+# In this order: "how many" before "when", "who" before "which country" …
+_ASKS = [
+    (AnswerType.NUMBER, _NUMBER_Q),
+    (AnswerType.DATE, _DATE_Q),
+    (AnswerType.PERSON, _PERSON_Q),
+    (AnswerType.PLACE, _PLACE_Q),
+    (AnswerType.NAME, _NAME_Q),
+    (AnswerType.QUOTE, _QUOTE_Q),
+]
+
+
 def expected_type(question: str) -> AnswerType | None:
     q = question.lower()
-    if _NUMBER_Q.search(q):
-        return AnswerType.NUMBER
-    if _DATE_Q.search(q):
-        return AnswerType.DATE
-    if _PERSON_Q.search(q):
-        return AnswerType.PERSON
-    if _PLACE_Q.search(q):
-        return AnswerType.PLACE
-    if _NAME_Q.search(q):
-        return AnswerType.NAME
-    if _QUOTE_Q.search(q):
-        return AnswerType.QUOTE
-    return None
+    return next((kind for kind, pattern in _ASKS if pattern.search(q)), None)
 
 
 def _new_names(question: str, sentence: str) -> list[re.Match[str]]:

@@ -103,8 +103,9 @@ class CrossEncoder:
         self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.name = config.model
-        # An onnxruntime session may be run from several threads; the tokenizer's
-        # truncation/padding state is shared, so encoding is serialised.
+        # One question at a time: the tokenizer's truncation/padding state is shared, and on a
+        # small machine concurrent inferences only oversubscribe the cores (a bot's event loop
+        # must still get its turn to acknowledge interactions within Discord's 3 seconds).
         self._lock = threading.Lock()
 
     def score(self, question: str, passages: Sequence[str]) -> np.ndarray:
@@ -112,12 +113,12 @@ class CrossEncoder:
             return np.zeros(0, dtype=np.float32)
         with self._lock:
             encoded = self.tokenizer.encode_batch([(question, p) for p in passages])
-        feed = {
-            "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
-        }
-        logits = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
+            feed = {
+                "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
+            }
+            logits = self.session.run(None, {k: v for k, v in feed.items() if k in self.inputs})[0]
         return np.asarray(logits, dtype=np.float32).reshape(len(passages), -1)[:, 0]
 
 

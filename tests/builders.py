@@ -36,3 +36,18 @@ def make_pdf(path: Path, paragraphs: list[str], title: str = "Solar Report", aut
 
 def article(title: str, sentences: list[str], byline: str = "By Staff Writer") -> str:
     return f"{title}\n\n{byline}\n\n" + "\n\n".join(sentences) + "\n"
+
+
+def pdf_from_objects(objs: list[bytes], trailer: bytes = b"") -> bytes:
+    """A PDF file made of these objects (1 is the catalog), with a valid cross-reference table."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, obj in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R " % (len(objs) + 1) + trailer + b">>\nstartxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)

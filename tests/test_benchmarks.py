@@ -24,6 +24,7 @@ def test_benchmark_script_prints_every_row_beside_its_baseline(tmp_path: Path):
     dataset = write_squad(tmp_path / "tiny-squad.json")
     out = tmp_path / "bench.json"
     args = ["benchmarks/run.py", "--dataset", str(dataset), "--sizes", "40", "--questions", "4"]
+    args += ["--bounds-paragraphs", "300", "--bounds-html-bytes", "60000"]
     done = run([*args, "--concurrent-asks", "4", "--json", str(out)])
     report = json.loads(out.read_text())
     ingest = report["ingest"]
@@ -34,8 +35,11 @@ def test_benchmark_script_prints_every_row_beside_its_baseline(tmp_path: Path):
     assert real["chunks"] == ingest["chunks"]
     assert synthetic["chunks"] > 0 and synthetic["build"]["naive_chunks"] > 0  # tiny text: fewer than asked
     for size in report["sizes"]:
-        for system in ("citebot", "naive"):
+        for system in ("citebot", "citebot-off", "naive"):
             assert size[system]["p50_ms"] > 0 and size[system]["peak_rss_mb"] > 0
+    bounds = report["bounds"]
+    assert bounds["soup"]["result"].startswith("refused") and bounds["real_page"]["result"] == "accepted"
+    assert bounds["short_paragraphs"]["bounded_join_s"] > 0
     assert all(v["errors"] == 0 for v in report["concurrency"].values())
     for row in (
         "ingest chunks/s",
@@ -44,6 +48,10 @@ def test_benchmark_script_prints_every_row_beside_its_baseline(tmp_path: Path):
         "open and first answer",
         "peak RSS MB @",
         "cold start",
+        "what the reranker adds",
+        "reranker on vs off",
+        "sentence join of the index build",
+        "tag-soup HTML",
         "asks/s with 32 concurrent",
     ):
         assert row in done.stdout, row

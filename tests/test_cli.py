@@ -58,7 +58,9 @@ def test_ask_json_contract(cli):
     assert set(obj) == {"question", "answer", "abstained", "citations", "timings_ms"}
     assert obj["abstained"] is False
     for c in obj["citations"]:
-        assert set(c) == {"n", "id", "doc_id", "title", "url", "paragraph", "start", "end", "quote"}
+        assert set(c) == {"n", "id", "doc_id", "title", "url", "paragraph", "start", "end", "quote", "answer_span"}
+        span = c["answer_span"]
+        assert span is None or 0 <= span["start"] < span["end"] <= len(c["quote"])
     assert any(POMPEO in c["quote"] for c in obj["citations"])
     assert obj["timings_ms"]["total"] > 0
 

@@ -420,6 +420,7 @@ def replace_forget_chain(chain: Chain, replace_kills: int, forget_kills: int) ->
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the fork server needs os.fork")
+@pytest.mark.timeout(900)  # ~2 minutes idle; each run now also takes the data dir's writer lock
 def test_sigkill_at_random_points_never_breaks_the_store(tmp_path: Path):
     started = time.perf_counter()
     a = Chain("ingest", tmp_path / "ingest", SEED)

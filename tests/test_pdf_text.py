@@ -15,24 +15,11 @@ import pytest
 from retrieval.errors import SourceTooLarge, UnsupportedSource
 from retrieval.loaders import Limits, load_bytes
 from retrieval.sentences import paragraphs
+from tests.builders import pdf_from_objects
 from tests.realweb import realweb
 
 ROOT = Path(__file__).resolve().parents[1]
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
-
-
-def pdf_from_objects(objs: list[bytes]) -> bytes:
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, obj in enumerate(objs, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
-    return bytes(out)
 
 
 def shared_stream_pdf(pages: int, operators: bytes) -> bytes:

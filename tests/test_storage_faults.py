@@ -26,6 +26,18 @@ from tests.store_worker import big_text
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def citebot(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a subprocess, on this checkout."""
+    return subprocess.run(
+        [sys.executable, "-m", "citebot", *args],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Path]:
     mnt = tmp_path / "mnt"
@@ -108,14 +120,7 @@ def test_read_only_media_read_and_say_read_only(tmpfs: Path, tmp_path: Path):
         new.write_text(big_text(5, 9))
         (item,) = svc.ingest([new]).items
         assert item.status == "failed" and "read-only" in item.error and "\n" not in item.error
-        cli = subprocess.run(
-            [sys.executable, "-m", "citebot", "sources", "--data-dir", str(data), "--json"],
-            cwd=ROOT,
-            env=dict(os.environ, PYTHONPATH=str(ROOT)),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        cli = citebot("sources", "--data-dir", str(data), "--json")
         assert cli.returncode == 0, cli.stderr
         assert len(json.loads(cli.stdout)["documents"]) == 3
         assert "corrupt" not in cli.stderr and "Traceback" not in cli.stderr
@@ -170,14 +175,7 @@ def test_a_deleted_catalog_is_detected_and_citebot_repair_drops_the_orphans(tmp_
     assert [(m.namespace, m.catalog_chunks, m.store_vectors) for m in svc.mismatches] == [("guild-1", 0, vectors)]
     del svc
 
-    cli = subprocess.run(
-        [sys.executable, "-m", "citebot", "repair", "--data-dir", str(data), "--json"],
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    cli = citebot("repair", "--data-dir", str(data), "--json")
     assert cli.returncode == 0, cli.stderr
     assert "Traceback" not in cli.stderr
     (report,) = json.loads(cli.stdout)["repaired"]

@@ -219,6 +219,27 @@ def test_answer_embed_within_limits(question, answer_text, cites, abstained, sec
         check_view(views.answer_view(answer, tag, private=False))
 
 
+def test_the_answer_span_is_bold_inside_the_escaped_quote():
+    quote = "The *Treasury* Department issued sanctions against Iran on Tuesday."
+    start = quote.index("Tuesday")
+    cite = dataclasses.replace(
+        citation(1, "6f75d72f-95-160", "Sanctions", None, quote), answer_span=(start, start + len("Tuesday"))
+    )
+    answer = Answer("When were sanctions issued?", f"“{quote}” [1]", False, (cite,), 0.6, {"total": 5.0})
+    description = render.answer_embed(answer).description or ""
+    assert description == "“The \\*Treasury\\* Department issued sanctions against Iran on **Tuesday**.” [1]"
+    plain = Answer("When?", f"“{quote}” [1]", False, (dataclasses.replace(cite, answer_span=None),), 0.6, {})
+    assert "**" not in (render.answer_embed(plain).description or "")
+
+
+@HYPOTHESIS
+@given(any_text, st.integers(0, 50), st.integers(0, 50))
+def test_bold_spans_stay_within_the_limits(quote, a, b):
+    start, end = sorted((min(a, len(quote)), min(b, len(quote))))
+    cite = dataclasses.replace(citation(1, "6f75d72f-0-1", "T", None, quote), answer_span=(start, end))
+    check_embed(render.answer_embed(Answer("q", f"“{quote}” [1]", False, (cite,), 0.5, {})))
+
+
 def test_answer_embed_layout():
     quote = "Iran reportedly rejected Russia’s demands."
     answer = Answer(
