@@ -392,7 +392,9 @@ class CitebotService:
         started = time.perf_counter()
         # Search and answer see the question itself: no greeting, mention or politeness, and
         # a follow-up made standalone with the thread's previous question.
-        earlier = [question_text(self.check_question(h[: self.settings.max_question_chars])) for h in history if h]
+        earlier = [
+            question_text(self.check_question(h[: self.settings.max_question_chars])) for h in history if h.strip()
+        ]
         query = resolve_follow_up(question_text(asked), earlier)
         retrieved = self.searcher.retrieve(ns, query, self.settings.search_k)
         retrieved_at = time.perf_counter()

@@ -214,3 +214,10 @@ def test_the_reranker_can_be_switched_off(make_settings):
     assert load_reranker(RerankerConfig("none", 96, 1)) is None
     svc = CitebotService(make_settings(reranker_model="none"))
     assert svc.searcher.reranker is None
+
+
+def test_a_blank_line_in_the_thread_history_is_ignored(fast_service):
+    fast_service.ingest([sample_path()], "ns")
+    plain = fast_service.ask("What did Russia want?", "ns")
+    followed = fast_service.ask("and what did Russia want?", "ns", history=["   ", "What did Pompeo demand?"])
+    assert [c.id for c in followed.citations] == [c.id for c in plain.citations]
