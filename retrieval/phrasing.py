@@ -14,6 +14,7 @@ never outweighs the new one.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 _MENTION = r"(?:<[@#][!&]?\d+>|@everyone|@here|@[\w.\-]+)"
 _GREETING = (
@@ -75,7 +76,7 @@ def subject_of(question: str) -> str | None:
     return max(found, key=len) if found else None
 
 
-def resolve_follow_up(question: str, history: list[str] | tuple[str, ...]) -> str:
+def resolve_follow_up(question: str, history: Sequence[str]) -> str:
     """A follow-up made standalone with the thread's previous question (``question`` if it
     already stands alone). Both are ``question_text`` forms."""
     if not history:

@@ -298,18 +298,13 @@ class Retrieved:
         for hit in self.hits[:top]:
             s = self.scores(hit.chunk)
             text = texts[hit.chunk.doc_id]
-            sentences = tuple(
-                EvidenceSentence(
-                    sentence,
-                    float(s.dense[i]),
-                    float(s.lexical[i]),
-                    self.rerank.get((sentence.doc_id, sentence.start)),
-                )
-                for i in range(len(s.sentences))
-                for sentence in (s.sentences.sentence(i, text),)
-            )
+            sentences = []
+            for i in range(len(s.sentences)):
+                sentence = s.sentences.sentence(i, text)
+                logit = self.rerank.get((sentence.doc_id, sentence.start))
+                sentences.append(EvidenceSentence(sentence, float(s.dense[i]), float(s.lexical[i]), logit))
             author, published = self.index.bylines[hit.chunk.doc_id]
-            hits.append(EvidenceHit(hit, sentences, author, published, text))
+            hits.append(EvidenceHit(hit, tuple(sentences), author, published, text))
         return Evidence(question, tuple(hits))
 
     def score_rows(self, rows: list[int]) -> None:
