@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 QUESTION ?= What did Pompeo demand?
 
-.PHONY: install demo test lint bench eval clean
+.PHONY: install demo test test-fast lint bench eval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ demo: install
 # pytest exits 5 when it collects no tests; that is not a failure of the code.
 test: install
 	$(BIN)/python -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+# The inner loop: the suite less the tests marked slow (`make test`, which CI runs, has them all),
+# one worker per core (a module's tests stay on one worker: they share its model and servers).
+# `make test` stays serial: its load and crash tests time themselves against an idle machine.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow" -n 2 --dist loadfile; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

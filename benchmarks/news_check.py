@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from config import load_settings
-from retrieval.evaluation import answer_hit
+from evaluation.harness import answer_hit
 from retrieval.service import CitebotService, sample_path
 
 ANSWERABLE = [
@@ -49,7 +49,7 @@ UNANSWERABLE = [
 
 def run() -> dict:
     with tempfile.TemporaryDirectory(prefix="citebot-news-") as tmp:
-        svc = CitebotService(load_settings(data_dir=Path(tmp)))
+        svc = CitebotService.from_settings(load_settings(data_dir=Path(tmp)))
         report = svc.ingest([sample_path()], "news")
         text = svc.catalog.text("news", report.items[0].doc_id) or ""
         rows = []

@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.evaluation import percentile
+from evaluation.harness import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 # shared/ lies beside the clone (CI) or at /work/shared (development machines).
@@ -67,7 +67,7 @@ def peak_rss_mb() -> float:
 
 
 def questions_of(dataset: Path, n: int, seed: int = 0) -> list[str]:
-    from retrieval.evaluation import load_squad
+    from evaluation.harness import load_squad
 
     qs = [q.question for a in load_squad(dataset) for q in a.questions]
     return random.Random(seed).sample(qs, min(n, len(qs)))
@@ -75,7 +75,7 @@ def questions_of(dataset: Path, n: int, seed: int = 0) -> list[str]:
 
 def recombined_documents(dataset: Path, chars: int, seed: int) -> list[tuple[str, str]]:
     """(title, text) documents of about 50 real paragraphs each, recombined until ``chars``."""
-    from retrieval.evaluation import load_squad
+    from evaluation.harness import load_squad
 
     paragraphs = [p for a in load_squad(dataset) for p in a.text.split("\n\n")]
     rng = random.Random(seed)
@@ -124,7 +124,7 @@ def open_service(data_dir: Path, embedder: Any = None, **overrides: Any):
     from config import load_settings
     from retrieval.service import CitebotService
 
-    return CitebotService(load_settings(data_dir=data_dir, **overrides), embedder=embedder)
+    return CitebotService.from_settings(load_settings(data_dir=data_dir, **overrides), embedder=embedder)
 
 
 def naive_store(path: Path, embeddings: Any):
@@ -156,7 +156,7 @@ def real_embeddings():
 # -- stage 1: ingest with the real model -------------------------------------------------
 def stage_ingest(dataset: Path, workdir: Path, limit: int | None = None) -> dict[str, Any]:
     """Ingest the dataset's articles for real; the raw encode rate on the same chunk texts."""
-    from retrieval.evaluation import load_squad
+    from evaluation.harness import load_squad
     from retrieval.models import Document
 
     articles = load_squad(dataset)[:limit]
@@ -174,9 +174,9 @@ def stage_ingest(dataset: Path, workdir: Path, limit: int | None = None) -> dict
     from retrieval.chunking import segment
     from retrieval.embedding import resolve_model
 
-    model = SentenceTransformer(resolve_model(svc.settings.embedding_model), device="cpu")
+    model = SentenceTransformer(resolve_model(svc.config.embedding.model), device="cpu")
     model.encode(["warm up"])
-    batch_sizes = sorted({svc.settings.embedding_batch_size, 8, 32})
+    batch_sizes = sorted({svc.config.embedding.batch_size, 8, 32})
     raw_by_batch = dict.fromkeys(batch_sizes, 0.0)
     before = embedder.texts_embedded
     first = 0.0
@@ -187,7 +187,7 @@ def stage_ingest(dataset: Path, workdir: Path, limit: int | None = None) -> dict
         t0 = time.perf_counter()
         chunks += svc.ingest_document(d, NS, refresh=False).chunks
         first += time.perf_counter() - t0
-        texts = [c.text for c in segment(d.id, d.text, svc.chunker).chunks]
+        texts = [c.text for c in segment(d.id, d.text, svc.config.chunker).chunks]
         for batch_size in batch_sizes:
             t0 = time.perf_counter()
             model.encode(texts, batch_size=batch_size, normalize_embeddings=True)
@@ -366,8 +366,8 @@ def stage_bounds(
     paragraphs as large as a document may be (parsed normally)."""
     import sqlite3
 
+    from evaluation.harness import load_squad
     from retrieval.errors import CitebotError
-    from retrieval.evaluation import load_squad
     from retrieval.loaders import Limits, load_bytes
 
     svc = open_service(workdir / "bounds", embedder=SyntheticEmbedder(), reranker_model="none")
@@ -396,7 +396,7 @@ def stage_bounds(
     svc.catalog.snapshot(NS)
     bounded_s = time.perf_counter() - t0
 
-    limits = Limits()
+    limits = Limits.shipped()
     soup = b"<html><body>" + b"<p>x</p><b><i><u>" * (html_bytes // 17) + b"</body></html>"
     t0 = time.perf_counter()
     try:

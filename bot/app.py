@@ -1,4 +1,8 @@
-"""The bot: wiring only. Settings and the service are injected; features live in cogs."""
+"""The bot: wiring only. Settings and the service are injected; features live in cogs.
+
+Process-wide concerns (logging, which Discord API to talk to, the model loaded before
+connecting) belong to ``bot.runner``; the bot never changes discord.py's globals.
+"""
 
 from __future__ import annotations
 
@@ -10,48 +14,45 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import discord
-import discord.http
-import yarl
 from discord.ext import commands
-from discord.gateway import DiscordWebSocket
 
 from bot import views
+from bot.config import BotConfig
+from bot.guild_settings import GuildSettings
 from bot.permissions import Cooldowns
+from bot.state import AnswerCache, ThreadMemory
+from bot.tree import CitebotTree
 from config import Settings
-from retrieval.service import CitebotService, Quota
+from retrieval import CitebotService
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DISCORD_API_BASE = "https://discord.com/api/v10"
 EXTENSIONS = (
-    "bot.cogs.errors",
     "bot.cogs.ask",
     "bot.cogs.lookup",
     "bot.cogs.documents",
     "bot.cogs.manage",
+    "bot.cogs.config",
     "bot.cogs.chat",
+    "bot.cogs.stats",
     "bot.cogs.help",
+    "bot.cogs.feeds",
 )
-
-
-def quota_from(settings: Settings) -> Quota:
-    return Quota(
-        max_documents=settings.guild_max_documents,
-        max_bytes=settings.guild_max_bytes,
-        ingests_per_hour=settings.guild_ingests_per_hour,
-    )
 
 
 class Citebot(commands.Bot):
     """Discord client for a ``CitebotService``.
 
-    ``sync_commands``: push the application commands at start-up (globally, or to
-    ``sync_guild`` only, for development). ``message_content``: ask for the privileged
+    ``sync_global``: push the application commands to Discord at start-up (only after
+    they changed: Discord limits how often, and takes a while to show global changes);
+    ``sync_guild``: push them to that one guild instead, at once (development). Neither:
+    the commands Discord already has are used. ``message_content``: ask for the privileged
     intent that thread follow-ups without a mention need. ``workers``: the thread pool
     that every service call runs in, so the event loop (heartbeats, other users) never
-    waits for retrieval or embedding. Other keyword arguments go to ``discord.Client``.
+    waits for retrieval or embedding. ``feed_interval``: seconds between looks for due
+    feeds (``bot.cogs.feeds``). Other keyword arguments go to ``discord.Client``.
     """
 
     def __init__(
@@ -59,16 +60,19 @@ class Citebot(commands.Bot):
         settings: Settings,
         service: CitebotService,
         *,
+        sync_global: bool = False,
         sync_guild: int | None = None,
-        sync_commands: bool = True,
         message_content: bool = True,
         workers: int = 8,
         extensions: Sequence[str] = EXTENSIONS,
         progress_interval: float = 5.0,
+        feed_interval: float = 60.0,
         **options: Any,
     ) -> None:
         # Only what the bot uses: guilds (channels, threads, permissions), messages in guilds
         # and DMs (mentions, follow-ups), and, when enabled, the privileged message content.
+        if sync_global and sync_guild is not None:
+            raise ValueError("sync the commands globally or to one guild, not both")
         intents = discord.Intents(guilds=True, guild_messages=True, dm_messages=True, message_content=message_content)
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -76,21 +80,22 @@ class Citebot(commands.Bot):
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
             max_messages=1000,
+            tree_cls=CitebotTree,
             **options,
         )
-        self.settings = settings
+        self.config = BotConfig.from_settings(settings)
         self.service = service
-        self.quota = quota_from(settings)
-        self.cooldowns = Cooldowns(settings.cooldown_rate, settings.cooldown_seconds)
-        self.answers = views.AnswerCache()
+        self.quota = self.config.quota
+        self.cooldowns = Cooldowns(self.config.cooldown_rate, self.config.cooldown_seconds)
+        self.answers = AnswerCache()
+        self.threads = ThreadMemory()
+        self.guild_settings = GuildSettings(service)  # escalation and auto-answer (issue 13)
+        self.sync_global = sync_global
         self.sync_guild = sync_guild
-        self.sync_commands = sync_commands
         self.initial_extensions = tuple(extensions)
         self.progress_interval = progress_interval
+        self.feed_interval = feed_interval  # how often the feeds cog looks for due feeds (each has its own time)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="citebot-service")
-        self.api_base = settings.discord_api_base.rstrip("/")
-        # discord.py builds every REST and webhook URL (interaction responses too) from this.
-        discord.http.Route.BASE = self.api_base
 
     async def call(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run a (synchronous) service call in the bot's thread pool."""
@@ -98,26 +103,17 @@ class Citebot(commands.Bot):
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
 
     async def setup_hook(self) -> None:
-        if self.api_base != DISCORD_API_BASE:
-            await self.discover_gateway()
         self.add_dynamic_items(*views.DYNAMIC_ITEMS)
         for extension in self.initial_extensions:
             await self.load_extension(extension)
-        if self.sync_commands:
-            if self.sync_guild:
-                guild = discord.Object(self.sync_guild)
-                self.tree.copy_global_to(guild=guild)
-                synced = await self.tree.sync(guild=guild)
-                log.info("synced %d commands to guild %s", len(synced), self.sync_guild)
-            else:
-                synced = await self.tree.sync()
-                log.info("synced %d commands globally (Discord may take a while to show them)", len(synced))
-
-    async def discover_gateway(self) -> None:
-        """discord.py connects to Discord's gateway without asking; ask this server instead."""
-        _shards, url, _limits = await self.http.get_bot_gateway()
-        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
-        log.info("using the gateway %s announced by %s", url, self.api_base)
+        if self.sync_guild is not None:
+            guild = discord.Object(self.sync_guild)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to guild %s", len(synced), self.sync_guild)
+        elif self.sync_global:
+            synced = await self.tree.sync()
+            log.info("synced %d commands globally (Discord may take a while to show them)", len(synced))
 
     async def on_ready(self) -> None:
         assert self.user is not None
@@ -137,3 +133,12 @@ class Citebot(commands.Bot):
             await super().close()
         finally:
             self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+class ShardedCitebot(Citebot, commands.AutoShardedBot):
+    """The same bot over several gateway sessions (shards) in one process.
+
+    ``shard_count`` and ``shard_ids`` (keyword options) pick the shards; neither: discord.py
+    asks Discord for the recommended count and runs them all. The runner chooses this
+    class; ``Citebot`` itself stays a single-session client (tests, library use).
+    """

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import discord
 
-from config import Settings
+from bot.config import BotConfig
 
 DM_TAG = "dm"
 
@@ -22,13 +22,13 @@ def namespace_tag(guild_id: int | None) -> str:
     return str(guild_id) if guild_id else DM_TAG
 
 
-def namespace_for_tag(tag: str, settings: Settings) -> str:
-    return settings.dm_namespace if tag == DM_TAG else tag
+def namespace_for_tag(tag: str, config: BotConfig) -> str:
+    return config.dm_namespace if tag == DM_TAG else tag
 
 
-def namespace_for(guild_id: int | None, settings: Settings) -> str:
-    """Each guild is its own namespace; all direct messages share ``settings.dm_namespace``."""
-    return namespace_for_tag(namespace_tag(guild_id), settings)
+def namespace_for(guild_id: int | None, config: BotConfig) -> str:
+    """Each guild is its own namespace; all direct messages share ``config.dm_namespace``."""
+    return namespace_for_tag(namespace_tag(guild_id), config)
 
 
 def can_manage(interaction: discord.Interaction) -> bool:

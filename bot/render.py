@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import discord
 
 from bot import messages
-from retrieval.models import Answer, Citation, CitationContext, DocumentInfo, IngestReport, SearchHit
+from retrieval import Answer, Citation, CitationContext, DocumentInfo, IngestReport, SearchHit, replace_surrogates
 
 # Discord's documented limits.
 CONTENT = 2000
@@ -30,13 +30,11 @@ FIELD_VALUE = 1024
 FOOTER = 2048
 AUTHOR = 256
 EMBEDS_TOTAL = 6000
-CUSTOM_ID = 100
 BUTTON_LABEL = 80
 BUTTONS_PER_ROW = 5
 ROWS = 5
 CHOICES = 25
 CHOICE_NAME = 100
-CHOICE_VALUE = 100
 THREAD_NAME = 100
 URL_MAX = 2000  # longer links are shown without a link rather than risk a rejected embed
 
@@ -52,7 +50,6 @@ ERROR_COLOUR = discord.Colour.red()
 _SENTENCE_END = re.compile(r"[.!?…。][\"'”’)\]]*(?=\s)")
 _SPACE = re.compile(r"\s")
 _UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
-_SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates cannot be sent as UTF-8
 _MENTION = re.compile(r"<(?=@[!&]?[0-9])")  # <@user>, <@!user>, <@&role>
 _LINK_CLOSE = re.compile(r"\](?=\()")  # the "](" that closes a masked link's text
 _BRACKET = re.compile(r"(?<!\\)((?:\\\\)*)([\[\]])")  # a bracket not already escaped
@@ -151,7 +148,7 @@ def escape(text: str) -> str:
     no masked link can form even when a text is escaped in pieces (a quote in bold inside
     its context may start in the middle of a link).
     """
-    text = discord.utils.escape_markdown(_SURROGATE.sub("\ufffd", text))
+    text = discord.utils.escape_markdown(replace_surrogates(text))
     return _LINK_CLOSE.sub(r"\\]", _MENTION.sub(r"\\<", text))
 
 
@@ -160,7 +157,7 @@ def unescape(text: str) -> str:
 
 
 def one_line(text: str) -> str:
-    return " ".join(_SURROGATE.sub("\ufffd", text).split())
+    return " ".join(replace_surrogates(text).split())
 
 
 def content(text: str) -> str:
@@ -283,7 +280,7 @@ def marked_quote(c: Citation) -> str:
 
 def answer_text(answer: Answer) -> str:
     """The answer's description: each quote with its ``[n]``, the answer span in bold."""
-    if answer.abstained or not answer.citations:
+    if answer.abstained or not answer.citations or answer.mode == "llm":  # LLM mode: the verified sentences
         return escape(answer.text)
     return " ".join(f"\u201c{marked_quote(c)}\u201d [{c.n}]" for c in answer.citations)
 
@@ -307,6 +304,8 @@ def answer_embed(answer: Answer, *, seconds: float | None = None) -> discord.Emb
         footer += " · " + messages.FOOTER_ABSTAINED
     elif citations:
         footer += " · " + messages.FOOTER_CITE_HINT
+    if answer.note:  # LLM mode: why the quoted answer stands in, or what was removed
+        footer = f"{answer.note} · {footer}"
     embed.set_footer(text=footer)
     # Share the 6,000 characters fairly between the citations.
     fixed = embed_total(embed) + (40 if len(shown) < len(citations) else 0)

@@ -1,4 +1,9 @@
-"""``citebot run``: logging (with the token redacted), the service, and the bot's lifetime."""
+"""``citebot run``: logging (with the token redacted), the service, and the bot's lifetime.
+
+Also the process-wide settings of discord.py (which API and gateway it talks to): they
+are class attributes shared by every client in the process, so they are set here, once,
+and never by the bot.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,18 @@ from collections.abc import Iterable
 from typing import Any
 
 import discord
+import discord.gateway
+import discord.http
+import yarl
 
+from bot.shards import ShardPlan
 from config import Settings
-from retrieval.errors import CitebotError
+from retrieval import CitebotError
 
 log = logging.getLogger("bot")
 
 REDACTED = "[REDACTED]"
+DISCORD_API_BASE = "https://discord.com/api/v10"
 
 
 def _redact_text(text: str, secrets: Iterable[str]) -> str:
@@ -107,27 +117,94 @@ def setup_logging(token: str, level: int | str | None = None) -> None:
     install_redaction(token)
 
 
-def run_bot(settings: Settings, sync_guild: int | None = None) -> None:
-    """Run the bot until interrupted. Raises ``CitebotError`` for problems a user can fix."""
+def run_bot(
+    settings: Settings,
+    sync_guild: int | None = None,
+    *,
+    sync_global: bool = False,
+    shards: ShardPlan | None = None,
+) -> None:
+    """Run the bot until interrupted. Raises ``CitebotError`` for problems a user can fix.
+
+    The commands are pushed to Discord only when asked: ``sync_global`` (after they
+    changed) or ``sync_guild`` (one guild, for development). ``shards``: which gateway
+    shards this process owns (default: automatic, all of them here).
+    """
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         raise CitebotError("DISCORD_TOKEN is not set (put it in the environment or in .env)")
     token = settings.discord_token.get_secret_value().strip()
     setup_logging(token)
     try:
-        asyncio.run(serve(settings, token, sync_guild=sync_guild))
+        asyncio.run(serve(settings, token, sync_guild=sync_guild, sync_global=sync_global, shards=shards))
     except KeyboardInterrupt:
         log.info("stopped")
 
 
-async def serve(settings: Settings, token: str, *, sync_guild: int | None = None) -> None:
-    from bot.app import Citebot
-    from retrieval.service import CitebotService
+async def point_discord_py(api_base: str, token: str) -> None:
+    """Make discord.py use ``api_base`` for REST and webhooks, and the gateway it announces.
 
-    service = CitebotService(settings)
+    discord.py builds every REST and webhook URL (interaction responses too) from
+    ``Route.BASE``, and connects to ``DEFAULT_GATEWAY`` without asking; a server other than
+    Discord's (a compatible one, or a test double) is asked for its gateway.
+    """
+    api_base = api_base.rstrip("/")
+    discord.http.Route.BASE = api_base
+    if api_base == DISCORD_API_BASE:
+        return
+    http = discord.http.HTTPClient(asyncio.get_running_loop())
+    try:
+        await http.static_login(token)
+        _shards, url, _limits = await http.get_bot_gateway()
+    finally:
+        await http.close()
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+    log.info("using the gateway %s announced by %s", url, api_base)
+
+
+def shard_options(plan: ShardPlan) -> dict[str, Any]:
+    """discord.py's keyword options for ``plan`` (none: it asks Discord for the count)."""
+    options: dict[str, Any] = {}
+    if plan.count is not None:
+        options["shard_count"] = plan.count
+    if plan.ids is not None:
+        options["shard_ids"] = list(plan.ids)
+    return options
+
+
+async def serve(
+    settings: Settings,
+    token: str,
+    *,
+    sync_guild: int | None = None,
+    sync_global: bool = False,
+    shards: ShardPlan | None = None,
+) -> None:
+    from bot.app import ShardedCitebot
+    from retrieval import CitebotService
+
+    if sync_global and sync_guild is not None:
+        raise CitebotError("sync the commands globally (--sync) or to one guild (--sync-guild), not both")
+    try:
+        await point_discord_py(settings.discord_api_base, token)
+    except discord.LoginFailure as exc:
+        raise CitebotError("Discord rejected the token: check DISCORD_TOKEN") from exc
+    plan = shards or ShardPlan()
+    log.info("gateway: %s", plan.describe())
+    service = CitebotService.from_settings(settings)
     log.info("loading the embedding model %s", settings.embedding_model)
     await asyncio.to_thread(lambda: service.searcher)  # load the model now, not on the first question
     for message_content in (True, False):
-        bot = Citebot(settings, service, sync_guild=sync_guild, message_content=message_content)
+        # Always the auto-sharded client: with one recommended shard it is one session, as
+        # before, and a growing bot gets more shards without a flag (Discord refuses an
+        # unsharded session past 2,500 guilds).
+        bot = ShardedCitebot(
+            settings,
+            service,
+            sync_global=sync_global,
+            sync_guild=sync_guild,
+            message_content=message_content,
+            **shard_options(plan),
+        )
         try:
             async with bot:
                 await bot.start(token)

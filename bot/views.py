@@ -14,57 +14,28 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot import messages, render
+from bot import escalation, messages, render
 from bot.permissions import namespace_for_tag, namespace_tag
-from retrieval.errors import NotFound
-from retrieval.models import Answer, Citation, CitationContext
+from bot.replies import defer, report, send_ephemeral
+from retrieval import CITATION_ID_PATTERN, Answer, Citation, CitationContext, NotFound
 
 if TYPE_CHECKING:
     from bot.app import Citebot
-    from retrieval.service import CitebotService
+    from retrieval import CitebotService
 
 log = logging.getLogger(__name__)
 
 TAG = r"(?P<tag>dm|[0-9]{1,20})"
-CITE_TEMPLATE = rf"cb:cite:{TAG}:(?P<n>[0-9]{{1,3}}):(?P<cid>[0-9a-f]{{8}}-[0-9]{{1,9}}-[0-9]{{1,9}})"
+CITE_TEMPLATE = rf"cb:cite:{TAG}:(?P<n>[0-9]{{1,3}}):(?P<cid>{CITATION_ID_PATTERN})"
 SOURCES_TEMPLATE = rf"cb:sources:{TAG}"
 SHARE_TEMPLATE = rf"cb:share:{TAG}"
 VOTE_TEMPLATE = rf"cb:vote:{TAG}:(?P<vote>up|down)"
 PAGE_TEMPLATE = rf"cb:docs:{TAG}:(?P<page>[0-9]{{1,6}})"
 CITE_RE = re.compile(CITE_TEMPLATE)
-MAX_CITE_BUTTONS = 20  # four rows of five; the fifth row holds Sources, Share and feedback
-
-
-# -- the answers the bot has sent --------------------------------------------------------------
-class AnswerCache:
-    """Recent answers by message id (bounded), and who already rated which answer."""
-
-    def __init__(self, size: int = 2000) -> None:
-        self.size = size
-        self._answers: OrderedDict[int, Answer] = OrderedDict()
-        self._votes: OrderedDict[tuple[int, int], int] = OrderedDict()
-
-    def put(self, message_id: int, answer: Answer) -> None:
-        self._answers[message_id] = answer
-        self._answers.move_to_end(message_id)
-        while len(self._answers) > self.size:
-            self._answers.popitem(last=False)
-
-    def get(self, message_id: int) -> Answer | None:
-        return self._answers.get(message_id)
-
-    def voted(self, message_id: int, user_id: int) -> bool:
-        return (message_id, user_id) in self._votes
-
-    def vote(self, message_id: int, user_id: int, vote: int) -> None:
-        self._votes[(message_id, user_id)] = vote
-        while len(self._votes) > self.size * 10:
-            self._votes.popitem(last=False)
 
 
 def cited_ids(message: discord.Message | None) -> list[tuple[int, str]]:
@@ -119,13 +90,11 @@ class _Guarded:
     tag: str
 
     async def callback(self, interaction: discord.Interaction[Any]) -> Any:
-        from bot.cogs.errors import report, send_ephemeral
-
         try:
             if namespace_tag(interaction.guild_id) != self.tag:
                 await send_ephemeral(interaction, messages.WRONG_PLACE)
                 return
-            await self.act(interaction, namespace_for_tag(self.tag, interaction.client.settings))
+            await self.act(interaction, namespace_for_tag(self.tag, interaction.client.config))
         except Exception as exc:
             await report(interaction, exc)
 
@@ -154,8 +123,6 @@ class CiteButton(_Guarded, discord.ui.DynamicItem[discord.ui.Button], template=C
         return cls(match["tag"], int(match["n"]), match["cid"])
 
     async def act(self, interaction: discord.Interaction[Citebot], namespace: str) -> None:
-        from bot.cogs.errors import defer
-
         await defer(interaction, ephemeral=True)
         bot = interaction.client
         try:
@@ -185,8 +152,6 @@ class SourcesButton(_Guarded, discord.ui.DynamicItem[discord.ui.Button], templat
         return cls(match["tag"])
 
     async def act(self, interaction: discord.Interaction[Citebot], namespace: str) -> None:
-        from bot.cogs.errors import defer
-
         await defer(interaction, ephemeral=True)
         bot = interaction.client
         items = await bot.call(open_citations, bot.service, cited_ids(interaction.message), namespace)
@@ -212,8 +177,6 @@ class ShareButton(_Guarded, discord.ui.DynamicItem[discord.ui.Button], template=
         return cls(match["tag"])
 
     async def act(self, interaction: discord.Interaction[Citebot], namespace: str) -> None:
-        from bot.cogs.errors import defer
-
         message = interaction.message
         if message is None or not message.embeds:
             await interaction.response.send_message(messages.ANSWER_UNAVAILABLE, ephemeral=True)
@@ -256,12 +219,13 @@ class VoteButton(_Guarded, discord.ui.DynamicItem[discord.ui.Button], template=V
         return cls(match["tag"], match["vote"])
 
     async def act(self, interaction: discord.Interaction[Citebot], namespace: str) -> None:
-        from bot.cogs.errors import defer
-
-        await defer(interaction, ephemeral=True)
         bot = interaction.client
         message = interaction.message
         assert message is not None
+        if self.vote == "down" and not bot.answers.voted(message.id, interaction.user.id):
+            await self.not_helpful(interaction, namespace, message)
+            return
+        await defer(interaction, ephemeral=True)
         if bot.answers.voted(message.id, interaction.user.id):
             up, down = await bot.call(bot.service.feedback_counts, namespace)
             await interaction.edit_original_response(content=messages.FEEDBACK_AGAIN.format(up=up, down=down))
@@ -276,6 +240,20 @@ class VoteButton(_Guarded, discord.ui.DynamicItem[discord.ui.Button], template=V
         up, down = await bot.call(bot.service.record_feedback, namespace, str(interaction.user.id), answer, vote)
         bot.answers.vote(message.id, interaction.user.id, vote)
         await interaction.edit_original_response(content=messages.FEEDBACK_THANKS.format(up=up, down=down))
+
+    async def not_helpful(
+        self, interaction: discord.Interaction[Citebot], namespace: str, message: discord.Message
+    ) -> None:
+        """👎: the "what was wrong?" modal first (it must be the first response), then the vote
+        is stored at once, so dismissing the modal loses nothing; the note and any escalation
+        come with the modal's submission (``bot.escalation``)."""
+        await interaction.response.send_modal(escalation.not_helpful_modal(self.tag, message.id))
+        bot = interaction.client
+        answer = bot.answers.get(message.id) or await bot.call(rebuild_answer, bot.service, message, namespace)
+        if answer is None:
+            return  # the submission says the answer is unavailable
+        await bot.call(bot.service.record_feedback, namespace, str(interaction.user.id), answer, -1)
+        bot.answers.vote(message.id, interaction.user.id, -1)
 
 
 class PageButton(_Guarded, discord.ui.DynamicItem[discord.ui.Button], template=PAGE_TEMPLATE):
@@ -300,8 +278,6 @@ class PageButton(_Guarded, discord.ui.DynamicItem[discord.ui.Button], template=P
         return cls(match["tag"], int(match["page"]))
 
     async def act(self, interaction: discord.Interaction[Citebot], namespace: str) -> None:
-        from bot.cogs.errors import defer
-
         await defer(interaction, ephemeral=True, thinking=False)
         bot = interaction.client
         docs = await bot.call(bot.service.sources, namespace)

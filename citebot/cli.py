@@ -64,6 +64,23 @@ DataDirOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (one object per line in batch mode).")]
+
+
+def _check_mode(value: str | None) -> str | None:
+    if value is not None and value not in ("extractive", "llm"):
+        raise typer.BadParameter(f"{value!r} is not a mode (extractive or llm)")
+    return value
+
+
+ModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mode",
+        callback=_check_mode,
+        help="extractive (quotes, offline) or llm (the configured model, every sentence verified).",
+        show_default=False,
+    ),
+]
 QuestionsOpt = Annotated[
     Path | None, typer.Option("--questions", help="Batch mode: a file with one question per line.", show_default=False)
 ]
@@ -89,7 +106,7 @@ def service(data_dir: Path | None, **overrides: Any) -> Iterator[Any]:
     from retrieval.service import CitebotService
 
     try:
-        yield CitebotService(settings)
+        yield CitebotService.from_settings(settings)
     except InvalidQuestion as exc:
         raise fail(str(exc), 2) from exc
     except CitebotError as exc:
@@ -193,10 +210,12 @@ def _marked(quote: str, span: tuple[int, int] | None) -> str:
 
 
 def _print_answer(answer: Any) -> None:
-    if answer.abstained or not answer.citations:
+    if answer.abstained or not answer.citations or answer.mode == "llm":  # LLM mode: the verified sentences
         out.print(escape(answer.text))
     else:
         out.print(" ".join(f"\u201c{_marked(c.quote, c.answer_span)}\u201d [{c.n}]" for c in answer.citations))
+    if answer.note:
+        out.print(f"[dim]({escape(answer.note)})[/dim]")
     for c in answer.citations:
         out.print(f"\n[bold][{c.n}][/bold] {escape(c.title)}, paragraph {c.paragraph}, characters {c.start}–{c.end}")
         out.print(f"    id: {c.id}" + (f"  {escape(c.url)}" if c.url else ""))
@@ -209,18 +228,28 @@ def ask(
     namespace: NamespaceOpt = None,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
+    mode: ModeOpt = None,
 ) -> None:
     """Answer a question with quoted sentences and their citations (or say it is not there)."""
     items = one_or_batch(_text(question), questions, "question")
     batch = questions is not None
-    with service(data_dir) as svc:
+    with service(data_dir, answer_mode=mode) as svc:
         if not batch:
             svc.check_question(items[0])  # a bad question fails before any work
         ns = svc.namespace(namespace)
-        if namespace is None and ns == svc.settings.default_namespace and svc.ensure_sample(ns):
+        if namespace is None and ns == svc.config.default_namespace and svc.ensure_sample(ns):
             err.print("[dim]A new store: ingested the bundled sample article first (citebot forget removes it).[/dim]")
         hint_if_empty(svc, ns)
-        for n, item, answer in each(items, batch, "question", partial(svc.ask, namespace=ns), as_json):
+        effective = mode or svc.answer_mode(ns)  # --mode, else the namespace's (citebot config answer-mode)
+        streaming = effective == "llm" and not as_json
+        if streaming:
+            from citebot.streaming import TerminalStream
+
+            stream = TerminalStream(err)
+        run = partial(svc.ask, namespace=ns, mode=effective, on_token=stream.token if streaming else None)
+        for n, item, answer in each(items, batch, "question", run, as_json):
+            if streaming:
+                stream.finish()
             if as_json:
                 emit(answer.to_dict())
                 continue
@@ -319,6 +348,181 @@ def list_namespaces(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> No
         out.print(f"{escape(i.namespace)}  ({i.documents} documents, {i.chunks} chunks)")
 
 
+config_app = typer.Typer(help="Show or change a namespace's settings (stored in the catalog).")
+app.add_typer(config_app, name="config")
+
+
+def _check_mode_choice(value: str | None) -> str | None:
+    if value is not None and value not in ("extractive", "llm", "default"):
+        raise typer.BadParameter(f"{value!r} is not a mode (extractive, llm or default)")
+    return value
+
+
+@config_app.command("answer-mode")
+def config_answer_mode(
+    mode: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[MODE]",
+            help="extractive, llm, or default (back to the settings' answer_mode); none: show it.",
+            callback=_check_mode_choice,
+            show_default=False,
+        ),
+    ] = None,
+    namespace: NamespaceOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or set how a namespace's questions are answered (a Discord server's: its id)."""
+    with service(data_dir) as svc:
+        ns = svc.namespace(namespace)
+        if mode is not None:
+            svc.set_answer_mode(ns, None if mode == "default" else mode)
+        override = svc.answer_mode_override(ns)
+        default = svc.config.answer_mode
+    if as_json:
+        emit({"namespace": ns, "answer_mode": override or default, "override": override, "default": default})
+        return
+    source = f"set for this namespace; the default is {default}" if override else "the default"
+    out.print(f"answer mode of namespace {escape(repr(ns))}: {override or default} ({source})")
+
+
+def _check_days(value: int) -> int:
+    if not 1 <= value <= 90:
+        raise typer.BadParameter(f"{value} is not 1 to 90")
+    return value
+
+
+@app.command()
+def stats(
+    days: Annotated[
+        int, typer.Option("--days", help="The last N days (UTC, today included): 1 to 90.", callback=_check_days)
+    ] = 7,
+    namespace: NamespaceOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What a namespace was asked (by the Discord bot), answered and rated: /stats's numbers."""
+    with service(data_dir) as svc:
+        numbers = svc.stats(namespace, days)
+    if as_json:
+        emit(numbers.to_dict())
+        return
+    ratio = numbers.helpful_ratio
+    out.print(
+        f"namespace {escape(repr(numbers.namespace))}, {numbers.days} day(s) since {numbers.since}: "
+        f"{numbers.asked} asked, {numbers.answered} answered, {numbers.abstained} abstained; "
+        f"{numbers.helpful} 👍 {numbers.not_helpful} 👎" + (f" ({ratio:.0%} helpful)" if ratio is not None else "")
+    )
+    for day in numbers.per_day:
+        out.print(f"  {day.day}  {day.answered} answered, {day.abstained} abstained")
+    if numbers.unanswered:
+        out.print("most asked without an answer:")
+        for q in numbers.unanswered:
+            out.print(f"  {q.count}x  {escape(q.question)}")
+    if numbers.top_cited:
+        out.print("most cited:")
+        for d in numbers.top_cited:
+            out.print(f"  {d.answers}x  {escape(d.title or '(forgotten)')}  {d.doc_id}")
+
+
+feed_app = typer.Typer(help="RSS and Atom feeds whose new articles are ingested by themselves (polled by: feed poll).")
+app.add_typer(feed_app, name="feed")
+
+
+def _feed_line(f: Any) -> str:
+    st = f.state
+    health = f"failing ({st.failures}x): {one_line(st.last_error)}" if st.failures else "ok"
+    if not st.failures and st.last_error:
+        health = f"ok, but {one_line(st.last_error)}"
+    polled = "never polled" if st.last_poll_at is None else f"last poll {_ago(st.last_poll_at)}"
+    set_name = f"  set {f.set_name}" if f.set_name else ""
+    return f"{f.id}  {f.url}  ({f.entries} entries, {polled}, {health}){set_name}"
+
+
+def _ago(at: float) -> str:
+    import time
+
+    seconds = max(0, int(time.time() - at))
+    return f"{seconds // 60} min ago" if seconds >= 60 else f"{seconds} s ago"
+
+
+@feed_app.command("add")
+def feed_add(
+    url: Annotated[str, typer.Argument(help="The feed's http(s) address.", show_default=False)],
+    set_name: Annotated[
+        str | None, typer.Option("--set", help="The document set its articles go to.", show_default=False)
+    ] = None,
+    namespace: NamespaceOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Subscribe to a feed (checked by fetching it once); its articles come with the next poll."""
+    with service(data_dir) as svc:
+        feed = svc.add_feed(_text(url) or "", namespace, set_name=_text(set_name))
+    if as_json:
+        emit({"feed": feed.to_dict()})
+    else:
+        title = f" ({escape(feed.state.title)})" if feed.state.title else ""
+        out.print(f"Added feed {feed.id}  {escape(feed.url)}{title}; its articles come with: citebot feed poll")
+
+
+@feed_app.command("list")
+def feed_list(namespace: NamespaceOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """List a namespace's feeds with their health: entries, last poll, errors."""
+    with service(data_dir) as svc:
+        ns = svc.namespace(namespace)
+        feeds = svc.feeds(ns)
+    if as_json:
+        emit({"namespace": ns, "feeds": [f.to_dict() for f in feeds]})
+        return
+    if not feeds:
+        out.print(f"No feeds in namespace {escape(repr(ns))}. Add one with: citebot feed add URL")
+    for f in feeds:
+        out.print(escape(_feed_line(f)))
+
+
+@feed_app.command("remove")
+def feed_remove(
+    ref: Annotated[str, typer.Argument(metavar="URL|ID", help="The feed's URL or id.", show_default=False)],
+    namespace: NamespaceOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Unsubscribe from a feed (the articles it brought stay; citebot forget removes them)."""
+    with service(data_dir) as svc:
+        feed = svc.remove_feed(_text(ref) or "", namespace)
+    if as_json:
+        emit({"removed": feed.to_dict()})
+    else:
+        out.print(f"Removed feed {feed.id}  {escape(feed.url)}")
+
+
+@feed_app.command("poll")
+def feed_poll(
+    namespace: NamespaceOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Poll every feed now, due or not.")] = False,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Poll the due feeds (every namespace's, or --namespace's) and ingest new articles: for cron or a systemd timer.
+
+    Exit code 1 when a feed failed (its error is kept and shown by feed list; it is retried with backoff).
+    """
+    with service(data_dir) as svc:
+        report = svc.poll_feeds(namespace, every_namespace=namespace is None, force=force)
+    if as_json:
+        emit(report.to_dict())
+    else:
+        for item in report.items:
+            counts = f"{item.added} added, {item.replaced} replaced, {item.failed} failed"
+            detail = f": {one_line(item.error)}" if item.error else ""
+            out.print(escape(f"{item.status:<12} {item.feed_id}  {item.url}  ({counts}){detail}"))
+        out.print(report.summary() if report.items else "No feed is due.")
+    if any(item.status == "failed" for item in report.items):
+        raise Exit(1)
+
+
 @app.command()
 def forget(
     doc_id: Annotated[str, typer.Argument(metavar="DOC_ID", help="Document id (or a unique prefix).")],
@@ -351,19 +555,52 @@ def repair(namespace: NamespaceOpt = None, data_dir: DataDirOpt = None, as_json:
 
 @app.command()
 def run(
+    sync: Annotated[
+        bool,
+        typer.Option("--sync", help="Push the commands to Discord globally (after installing or changing them)."),
+    ] = False,
     sync_guild: Annotated[
-        int | None, typer.Option("--sync-guild", help="Sync commands to this guild only (development).")
+        int | None, typer.Option("--sync-guild", help="Push the commands to this guild only, at once (development).")
+    ] = None,
+    shard_count: Annotated[
+        int | None,
+        typer.Option(
+            "--shard-count",
+            help="Total gateway shards across all processes (the same in each). Default: Discord's recommendation.",
+            show_default=False,
+        ),
+    ] = None,
+    shard_ids: Annotated[
+        str | None,
+        typer.Option(
+            "--shard-ids",
+            help="The shards this process runs, e.g. 0,1 or 0-3 (needs --shard-count). Default: all of them.",
+            show_default=False,
+        ),
     ] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Start the Discord bot (DISCORD_TOKEN from the environment or .env)."""
+    """Start the Discord bot (DISCORD_TOKEN from the environment or .env).
+
+    The commands are pushed to Discord only with --sync or --sync-guild: once after
+    installing or upgrading, not on every start. Several processes split the guilds with
+    --shard-count N --shard-ids ... (each its own ids), sharing one catalog and Chroma server.
+    """
+    from bot.shards import ShardOptionError, plan_shards
+
+    if sync and sync_guild is not None:
+        raise fail("use --sync or --sync-guild, not both", 2)
+    try:
+        plan = plan_shards(shard_count, shard_ids)
+    except ShardOptionError as exc:
+        raise fail(str(exc), 2) from exc
     settings = load_settings(data_dir=data_dir)
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         raise fail("DISCORD_TOKEN is not set (put it in the environment or in .env)", 2)
     from bot.runner import run_bot
 
     try:
-        run_bot(settings, sync_guild=sync_guild)
+        run_bot(settings, sync_guild=sync_guild, sync_global=sync, shards=plan)
     except CitebotError as exc:
         raise fail(str(exc)) from exc
     except OSError as exc:  # aiohttp's connection errors are OSErrors
@@ -387,19 +624,23 @@ def evaluate(
         bool, typer.Option("--baselines/--no-baselines", help="Also run BM25 and the naive LangChain pipeline.")
     ] = True,
     as_json: JsonOpt = False,
+    mode: ModeOpt = None,
 ) -> None:
     """Measure answers and citations on a SQuAD-format set, beside BM25 and a naive LangChain pipeline."""
-    from retrieval.evaluation import evaluate as run_evaluation
-    from retrieval.evaluation import markdown
+    if mode == "llm":  # the configured model beside the extractive mode (evaluation/llm.py)
+        from evaluation.llm import evaluate_llm as run
+        from evaluation.llm import markdown
+    else:
+        from evaluation.harness import evaluate, markdown
 
+        run = partial(evaluate, baselines=baselines)
     try:
-        report = run_evaluation(
+        report = run(
             dataset,
             sample=sample,
             seed=seed,
             holdout=holdout,
             split=split,
-            baselines=baselines,
             progress=None if as_json else lambda message: err.print(f"[dim]{escape(message)}[/dim]"),
         )
     except CitebotError as exc:

@@ -1,5 +1,5 @@
 """Citebot configuration: one settings model, defaults in ``defaults.toml``."""
 
-from config.settings import Settings, SettingsError, describe_error, load_settings
+from config.settings import Settings, SettingsError, describe_error, load_settings, shipped_defaults
 
-__all__ = ["Settings", "SettingsError", "describe_error", "load_settings"]
+__all__ = ["Settings", "SettingsError", "describe_error", "load_settings", "shipped_defaults"]

@@ -11,6 +11,7 @@ depend on the machine (the data dir) and secrets.
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from pathlib import Path
@@ -51,6 +52,12 @@ class Settings(BaseSettings):
     chroma_port: int
     default_namespace: str
     write_wait_seconds: float = Field(gt=0)  # how long a writer waits for another process's write
+    index_cache_mb: int = Field(ge=0)  # namespaces' search indexes kept in memory (LRU); 0 = unbounded
+    # The catalog: "" (<data_dir>/catalog.sqlite3), sqlite:///PATH or postgresql://USER@HOST:PORT/DB
+    # (the password only from CITEBOT_DATABASE_PASSWORD or PGPASSWORD; see retrieval/catalogs.py).
+    catalog_url: str
+    catalog_connect_timeout_seconds: float = Field(gt=0)
+    catalog_statement_timeout_seconds: float = Field(gt=0)
 
     # Embeddings
     embedding_model: str
@@ -72,7 +79,14 @@ class Settings(BaseSettings):
     answer_max_sentences: int = Field(ge=1, le=10)
     answer_max_chars: int = Field(ge=50)
     abstain_threshold: float
-    answer_mode: Literal["extractive"]
+    answer_mode: Literal["extractive", "llm"]
+    # LLM answers (answer_mode = "llm"): LangChain's "provider:model" string for
+    # init_chat_model; the API key comes from CITEBOT_LLM_API_KEY in the environment only.
+    llm_model: str
+    llm_base_url: str  # "" = the provider's default (e.g. http://localhost:11434 for Ollama)
+    llm_temperature: float = Field(ge=0, le=2)
+    llm_timeout_seconds: float = Field(gt=0)
+    llm_max_tokens: int = Field(ge=16, le=8192)
     # The learned reranking step: "ms-marco-MiniLM-L-12-v2" (bundled), a directory with
     # model.onnx + tokenizer.json, or "none" (off: the hand-tuned ranking alone).
     reranker_model: str
@@ -89,6 +103,13 @@ class Settings(BaseSettings):
     url_max_redirects: int = Field(ge=0)
     url_allow_private: bool
     url_allowlist: list[str]
+
+    # Feeds (issue 13): polled for new articles
+    feed_poll_minutes: float = Field(gt=0)
+    feed_max_entries_per_poll: int = Field(ge=1)
+    feed_poll_max_seconds: float = Field(gt=0)
+    feed_max_backoff_minutes: float = Field(gt=0)
+    feed_max_per_namespace: int = Field(ge=1)
 
     # Per-guild resource bounds, applied to Discord ingests (0 = unlimited)
     guild_max_documents: int = Field(ge=0)
@@ -143,6 +164,14 @@ def _check_toml(file: Path, named_by: str | None) -> None:
         raise SettingsError(f"{where}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{where}: not valid TOML ({exc})") from None
+
+
+@functools.cache
+def shipped_defaults() -> Settings:
+    """The settings as shipped (``defaults.toml`` alone: no environment, no user file), for
+    library callers that build a stage config without a settings object."""
+    data = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
+    return Settings.model_validate(data | {"data_dir": _default_data_dir()})
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -41,10 +41,10 @@ class AnswerConfig:
     max_sentences: int
     max_chars: int
     abstain_threshold: float
+    dense_weight: float
+    lexical_weight: float
     # Fixed by measurement (BENCHMARKS.md):
     top_chunks: int = 3
-    dense_weight: float = 1.0
-    lexical_weight: float = 0.5
     rank_weight: float = 1.0  # per unit of retrieval score below the best chunk
     # A further sentence scores at most this much below the best: a second sentence nearly
     # always, since the answer to a news question is often the one beside the best match.

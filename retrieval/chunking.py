@@ -17,8 +17,8 @@ from retrieval.sentences import TextSpan, sentences
 
 @dataclass(frozen=True)
 class ChunkerConfig:
-    chunk_size: int = 600
-    overlap_sentences: int = 1
+    chunk_size: int
+    overlap_sentences: int
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from retrieval.sentences import paragraphs
 
 # "<first 8 hex digits of the document id>-<start>-<end>": short, typeable, stable for
-# as long as that exact document text is in the store.
-_ID = re.compile(r"^\s*\[?([0-9a-f]{8})-(\d{1,9})-(\d{1,9})\]?\s*$")
+# as long as that exact document text is in the store. The one statement of the grammar:
+# the bot's button custom_ids embed it too.
+CITATION_ID_PATTERN = r"(?P<prefix>[0-9a-f]{8})-(?P<start>[0-9]{1,9})-(?P<end>[0-9]{1,9})"
+_ID = re.compile(rf"^\s*\[?{CITATION_ID_PATTERN}\]?\s*$")
 _FOLD = {
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "`": "'",
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u00ab": '"', "\u00bb": '"', "\u2033": '"',
@@ -28,8 +30,8 @@ def parse_citation_id(text: str) -> tuple[str, int, int] | None:
     match = _ID.match(text.lower())
     if not match:
         return None
-    start, end = int(match.group(2)), int(match.group(3))
-    return (match.group(1), start, end) if end > start else None
+    start, end = int(match["start"]), int(match["end"])
+    return (match["prefix"], start, end) if end > start else None
 
 
 @dataclass(frozen=True)

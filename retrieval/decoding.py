@@ -26,6 +26,14 @@ _ASCII_LETTERS = re.compile(r"[A-Za-z]")
 # Latin-1 and ASCII labels mean windows-1252 in practice (as browsers read them).
 _AS_CP1252 = {"latin_1", "iso8859_1", "ascii"}
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+# A lone surrogate (a JSON "\\ud800" escape, an undecodable file name) is no text: UTF-8,
+# SQLite, the tokenizer and Discord all refuse it.
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_surrogates(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD, like any undecodable character."""
+    return SURROGATE.sub("\ufffd", text)
 
 
 def declared_charset(content_type: str | None, data: bytes, html: bool) -> str | None:

@@ -1,4 +1,8 @@
-"""Sentence-transformers embeddings, loaded once per process, fully offline by default.
+"""Embeddings, loaded once per process, fully offline by default.
+
+The ``Embedder`` is what the service and search use; its one implementation,
+``EncoderEmbedder``, runs a backend's ``Encoder`` (``retrieval.encoding``):
+sentence-transformers here, or ONNX Runtime (``retrieval.onnx_embedding``).
 
 Besides the usual chunk vectors, ``embed_chunks`` returns a vector for every sentence
 span inside each chunk, pooled from the same forward pass's token embeddings (the
@@ -8,18 +12,17 @@ answering can rank sentences without embedding anything but the question.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from retrieval.encoding import Encoded, Encoder, Spans, chunk_vector, span_vectors
 from retrieval.errors import StoreError
 
-Spans = Sequence[tuple[int, int]]
 BUNDLED_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 
 
@@ -81,14 +84,48 @@ def check_hub_model(name: str, timeout: float = 10.0) -> None:
     raise StoreError(f"embedding model {name!r}: no such local path, and no such model on the Hugging Face hub")
 
 
-def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return (matrix / norms).astype(np.float32)
+class EncoderEmbedder:
+    """The ``Embedder`` protocol over one backend's ``Encoder`` (thread-safe if the encoder is).
+
+    Chunk and sentence-span vectors are pooled here (``retrieval.encoding``), the same for
+    every backend."""
+
+    def __init__(self, name: str, encoder: Encoder) -> None:
+        self.name = name
+        self.encoder = encoder
+        self.dimension = encoder.dimension
+        self.texts_embedded = 0
+        self._count_lock = threading.Lock()
+
+    def _count(self, n: int) -> None:
+        with self._count_lock:
+            self.texts_embedded += n
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        self._count(len(texts))
+        return self.encoder.sentence_vectors(texts)
+
+    def embed_chunks(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[np.ndarray, list[np.ndarray]]:
+        chunk_vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return chunk_vectors, []
+        if len(spans) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(spans)} span lists")
+        self._count(len(texts))
+        sentence_vectors: list[np.ndarray] = [np.zeros((0, self.dimension), np.float32)] * len(texts)
+        for i, encoded in self.encoder.encode(texts):
+            chunk_vectors[i] = chunk_vector(encoded)
+            sentence_vectors[i] = span_vectors(encoded, spans[i], chunk_vectors[i])
+        return chunk_vectors, sentence_vectors
 
 
-class SentenceTransformerEmbedder:
-    """A sentence-transformers model behind the ``Embedder`` protocol (thread-safe)."""
+class SentenceTransformerEncoder:
+    """A sentence-transformers model as an ``Encoder`` (any pooling; thread-safe)."""
 
     def __init__(self, model: str = "all-MiniLM-L6-v2", device: str = "cpu", batch_size: int = 32) -> None:
         path = resolve_model(model)
@@ -106,17 +143,14 @@ class SentenceTransformerEmbedder:
             self._model = SentenceTransformer(path, device=device)
         except Exception as exc:  # any loader failure becomes one clear message
             raise StoreError(f"cannot load embedding model {model!r}: {exc}") from exc
-        self.name = model
         loaded: Any = self._model
         dim = loaded.get_embedding_dimension() if hasattr(loaded, "get_embedding_dimension") else None
         self.dimension = int(dim or loaded.get_sentence_embedding_dimension())
         self.batch_size = batch_size
-        self.texts_embedded = 0
         self._lock = threading.Lock()
 
-    def _encode(self, texts: Sequence[str], output_value: str | None = "sentence_embedding"):
+    def _encode(self, texts: Sequence[str], output_value: str | None):
         with self._lock:
-            self.texts_embedded += len(texts)
             model: Any = self._model  # encode's overloads do not cover output_value=None
             return model.encode(
                 list(texts),
@@ -127,78 +161,22 @@ class SentenceTransformerEmbedder:
                 show_progress_bar=False,
             )
 
-    def embed_query(self, text: str) -> np.ndarray:
-        return np.asarray(self._encode([text])[0], dtype=np.float32)
+    def sentence_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(self._encode(texts, "sentence_embedding"), dtype=np.float32)
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.asarray(self._encode(texts), dtype=np.float32)
-
-    def embed_chunks(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[np.ndarray, list[np.ndarray]]:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32), []
-        outputs = self._encode(texts, output_value=None)
+    def encode(self, texts: Sequence[str]) -> Iterator[tuple[int, Encoded]]:
+        outputs = self._encode(texts, None)
         tokenizer = self._model.tokenizer
         max_len = self._model.max_seq_length
-        chunk_vectors = np.stack([np.asarray(o["sentence_embedding"], dtype=np.float32) for o in outputs])
-        span_vectors = []
-        for n, (text, text_spans, out) in enumerate(zip(texts, spans, outputs, strict=True)):
+        for n, (text, out) in enumerate(zip(texts, outputs, strict=True)):
             # Token embeddings come padded to the batch; the mask says which are real.
             length = int(np.asarray(out["attention_mask"]).sum())
             tokens = np.asarray(out["token_embeddings"], dtype=np.float32)[:length]
             offsets = tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=max_len)[
                 "offset_mapping"
             ]
-            offsets = np.asarray(offsets[:length]).reshape(-1, 2)
-            real = offsets[:, 1] > offsets[:, 0]  # skips [CLS]/[SEP]
-            vectors = np.empty((len(text_spans), self.dimension), dtype=np.float32)
-            for i, (s, e) in enumerate(text_spans):
-                inside = real & (offsets[:, 0] >= s) & (offsets[:, 1] <= e)
-                # A sentence past the model's window falls back to its chunk's vector.
-                vectors[i] = tokens[inside].mean(axis=0) if inside.any() else chunk_vectors[n]
-            span_vectors.append(_normalise_rows(vectors))
-        return chunk_vectors, span_vectors
-
-
-class HashingEmbedder:
-    """A deterministic, model-free embedder for fast unit tests (bag of hashed words)."""
-
-    def __init__(self, dimension: int = 64) -> None:
-        self.name = f"hashing-{dimension}"
-        self.dimension = dimension
-        self.texts_embedded = 0
-
-    def _vector(self, text: str) -> np.ndarray:
-        vec = np.zeros(self.dimension, dtype=np.float32)
-        for word in text.lower().split():
-            word = "".join(ch for ch in word if ch.isalnum())
-            if word:
-                h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
-                vec[h % self.dimension] += 1.0 if (h >> 32) & 1 else -1.0
-        norm = np.linalg.norm(vec)
-        if norm == 0:
-            vec[0] = 1.0
-            return vec
-        return vec / norm
-
-    def embed_query(self, text: str) -> np.ndarray:
-        self.texts_embedded += 1
-        return self._vector(text)
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        self.texts_embedded += len(texts)
-        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dimension), np.float32)
-
-    def embed_chunks(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[np.ndarray, list[np.ndarray]]:
-        chunk_vectors = self.embed_documents(texts)
-        span_vectors = [
-            np.stack([self._vector(t[s:e]) for s, e in text_spans])
-            if text_spans
-            else np.zeros((0, self.dimension), np.float32)
-            for t, text_spans in zip(texts, spans, strict=True)
-        ]
-        return chunk_vectors, span_vectors
+            vector = np.asarray(out["sentence_embedding"], dtype=np.float32)
+            yield n, Encoded(tokens, np.asarray(offsets[:length]).reshape(-1, 2), vector)
 
 
 _cache: dict[tuple, Embedder] = {}
@@ -233,10 +211,10 @@ def _load(model: str, device: str, batch_size: int, backend: str, cache_dir: Pat
         if onnx_embedding.supports(path):
             cache = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "citebot"
             try:
-                return onnx_embedding.OnnxEmbedder(model, path, cache / "onnx", batch_size)
+                return EncoderEmbedder(model, onnx_embedding.OnnxEncoder(path, cache / "onnx", batch_size))
             except Exception as exc:  # fall back to sentence-transformers, loudly
                 if backend == "onnx":
                     raise StoreError(f"cannot load {model!r} with onnxruntime: {exc}") from exc
         elif backend == "onnx":
             raise StoreError(f"{model!r} is not a local mean-pooled model; use embedding_backend = 'torch'")
-    return SentenceTransformerEmbedder(model, device, batch_size)
+    return EncoderEmbedder(model, SentenceTransformerEncoder(model, device, batch_size))

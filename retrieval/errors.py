@@ -11,6 +11,17 @@ class InvalidQuestion(CitebotError):
     pass
 
 
+def check_length(text: str, limit: int, what: str = "question") -> str:
+    """``text`` when it has at most ``limit`` characters, else ``InvalidQuestion``.
+
+    One check and one message for the service, the CLI and the bot (which refuses before
+    it acknowledges an interaction).
+    """
+    if len(text) > limit:
+        raise InvalidQuestion(f"the {what} is {len(text):,} characters; the limit is {limit:,}")
+    return text
+
+
 class IngestError(CitebotError):
     """One item of an ingest failed; the store is unchanged for that item."""
 
@@ -36,11 +47,26 @@ class BlockedURL(FetchError):
 
 
 class LimitReached(IngestError):
-    pass
+    """One more ingest would pass a namespace's bound. ``bound`` is "documents", "bytes" or
+    "ingests_per_hour"; the interfaces word it for their users (the message is neutral)."""
+
+    def __init__(self, bound: str, limit: int, current: int) -> None:
+        self.bound, self.limit, self.current = bound, limit, current
+        super().__init__(
+            {
+                "documents": f"this namespace already has {current} documents (the limit is {limit})",
+                "bytes": f"this namespace's documents would exceed {limit:,} bytes",
+                "ingests_per_hour": f"this namespace reached its limit of {limit} ingests per hour",
+            }[bound]
+        )
 
 
 class NotFound(CitebotError):
     pass
+
+
+class DocumentExists(CitebotError):
+    """The catalog already holds this document version (committed by another writer)."""
 
 
 class StoreError(CitebotError):

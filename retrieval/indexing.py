@@ -30,7 +30,6 @@ catalog) and ``repair`` re-embeds what is missing and drops vectors nothing owns
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -38,8 +37,8 @@ from typing import Any
 import numpy as np
 
 from retrieval.catalog import Catalog, chunk_ids
-from retrieval.errors import StoreError, StoreWriteError
-from retrieval.locking import WriterLock
+from retrieval.errors import DocumentExists, StoreError, StoreWriteError
+from retrieval.locking import WriteLock
 from retrieval.models import Chunk, Document, DocumentInfo, Sentence
 from retrieval.vectorstore import VectorStore
 
@@ -93,7 +92,7 @@ class RepairReport:
 
 
 class Indexer:
-    def __init__(self, catalog: Catalog, store: VectorStore, lock: WriterLock) -> None:
+    def __init__(self, catalog: Catalog, store: VectorStore, lock: WriteLock) -> None:
         self.catalog = catalog
         self.store = store
         self.lock = lock
@@ -163,7 +162,7 @@ class Indexer:
                     [d for d, _ in stale],
                     prepared.sentence_terms,
                 )
-            except sqlite3.IntegrityError:
+            except DocumentExists:
                 # The same content committed by a writer outside this lock: nothing to do.
                 self._undo()
                 return "unchanged"

@@ -6,10 +6,13 @@ LangChain wrappers cost time for nothing Citebot needs (see BENCHMARKS.md).
 
 from __future__ import annotations
 
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
 from langchain_core.documents import Document as LCDocument
 from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables.config import run_in_executor
 from pydantic import ConfigDict
 
 from retrieval.embedding import Embedder
@@ -42,7 +45,14 @@ class CitebotRetriever(BaseRetriever):
     namespace: str | None = None
     k: int = 5
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[LCDocument]:
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None, **kwargs: Any
+    ) -> list[LCDocument]:
+        """``k`` in ``invoke(query, k=...)`` overrides the retriever's own for this call."""
+        # Besides k, invoke passes on LangChain's own keywords (verbose); anything else is a mistake.
+        unknown = sorted(set(kwargs) - {"verbose"})
+        if unknown:
+            raise TypeError(f"CitebotRetriever takes k, not {', '.join(unknown)}")
         return [
             LCDocument(
                 page_content=hit.chunk.text,
@@ -57,5 +67,13 @@ class CitebotRetriever(BaseRetriever):
                     "score": hit.score,
                 },
             )
-            for hit in self.service.search(query, self.namespace, self.k)
+            for hit in self.service.search(query, self.namespace, self.k if k is None else k)
         ]
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, k: int | None = None, **kwargs: Any
+    ) -> list[LCDocument]:
+        # LangChain's default drops the keywords; the search runs in a worker thread either way.
+        return await run_in_executor(
+            None, self._get_relevant_documents, query, run_manager=run_manager.get_sync(), k=k, **kwargs
+        )

@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
+from typing import Any
 
+from config import shipped_defaults
 from retrieval import html_text, pdf_text
 from retrieval.decoding import declared_charset, decode
 from retrieval.errors import EmptyDocument, IngestError, SourceTooLarge, UnsupportedSource
@@ -30,6 +32,7 @@ SUFFIX_TYPES = {
     ".htm": "text/html",
     ".pdf": "application/pdf",
 }
+SUPPORTED_SUFFIXES = tuple(SUFFIX_TYPES)  # what a file name may end with (the bot checks before downloading)
 CONTENT_TYPES = {
     "text/plain": "text/plain",
     "text/markdown": "text/markdown",
@@ -44,12 +47,18 @@ _BYLINE = re.compile(r"^\s*by\s+(?P<name>[^\n]{2,80})$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Limits:
-    max_bytes: int = 20_000_000
-    max_chars: int = 2_000_000
+    max_bytes: int  # from the settings
+    max_chars: int
     # HTML and PDF extraction: wall time and address space of the worker. A 2 MB-character
     # PDF takes pypdf ~10-40 s here; real article pages take well under a second.
     max_seconds: float = 60.0
     max_memory: int = 4_000_000_000
+
+    @classmethod
+    def shipped(cls, **overrides: Any) -> Limits:
+        """The shipped defaults (``config/defaults.toml``), with ``overrides``."""
+        s = shipped_defaults()
+        return replace(cls(s.max_file_bytes, s.max_document_chars), **overrides)
 
 
 def content_id(text: str) -> str:
@@ -158,9 +167,11 @@ def load_bytes(
     source: str | None = None,
     url: str | None = None,
     content_type: str | None = None,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
 ) -> Document:
-    """Parse ``data`` (a file's bytes) into a Document. Raises ``IngestError`` subclasses."""
+    """Parse ``data`` (a file's bytes) into a Document. Raises ``IngestError`` subclasses.
+    ``limits``: default the shipped ones."""
+    limits = limits or Limits.shipped()
     if len(data) > limits.max_bytes:
         raise SourceTooLarge(f"{name}: {len(data):,} bytes is over the limit of {limits.max_bytes:,}")
     media_type = media_type_for(name, content_type)
@@ -196,8 +207,9 @@ def load_bytes(
     )
 
 
-def load_path(path: Path, limits: Limits = Limits()) -> Document:
+def load_path(path: Path, limits: Limits | None = None) -> Document:
     """Load one local file. The source key is its resolved path."""
+    limits = limits or Limits.shipped()
     if not path.exists():
         raise IngestError(f"{path}: no such file or directory")
     if not path.is_file():

@@ -20,6 +20,11 @@ class Document:
     media_type: str = "text/plain"
 
 
+def chunk_key(doc_id: str, index: int) -> str:
+    """The store's id of a document's ``index``-th chunk (one format for the store and the search)."""
+    return f"{doc_id}:{index}"
+
+
 @dataclass(frozen=True)
 class Span:
     """A sentence or a chunk: ``text == document.text[start:end]``."""
@@ -33,7 +38,7 @@ class Span:
 
     @property
     def key(self) -> str:
-        return f"{self.doc_id}:{self.index}"
+        return chunk_key(self.doc_id, self.index)
 
 
 Chunk = Span
@@ -114,15 +119,24 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     confidence: float = 0.0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # LLM mode (``retrieval/llm_answering.py``): "llm" when the text is the model's verified
+    # sentences, each ending in its [n]; "extractive" otherwise. ``note``: one line for the
+    # reader, e.g. why the extractive answer stands in for the model's.
+    mode: str = "extractive"
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,
             "citations": [c.to_dict() for c in self.citations],
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
         }
+        if self.mode != "extractive" or self.note is not None:  # extractive answers keep their contract
+            data["mode"] = self.mode
+            data["note"] = self.note
+        return data
 
 
 @dataclass(frozen=True)

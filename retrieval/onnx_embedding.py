@@ -16,13 +16,13 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from retrieval.embedding import Spans, _normalise_rows
+from retrieval.encoding import Encoded, normalise_rows
 
 EXPORT_VERSION = 1
 log = logging.getLogger(__name__)
@@ -114,16 +114,15 @@ def _export(torch: Any, model_dir: Path, target: Path) -> Path:
     return target
 
 
-class OnnxEmbedder:
-    """The ``Embedder`` protocol on onnxruntime; vectors equal sentence-transformers' (1e-5)."""
+class OnnxEncoder:
+    """A mean-pooled model's transformer on onnxruntime as an ``Encoder``; vectors equal
+    sentence-transformers' (1e-5)."""
 
-    def __init__(self, name: str, model_dir: Path, cache_dir: Path, batch_size: int = 32) -> None:
+    def __init__(self, model_dir: Path, cache_dir: Path, batch_size: int = 32) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        self.name = name
         self.batch_size = batch_size
-        self.texts_embedded = 0
         onnx_path = cache_dir / f"{model_dir.name}-{_fingerprint(model_dir)}.onnx"
         if not onnx_path.exists():
             export(model_dir, onnx_path)
@@ -135,23 +134,24 @@ class OnnxEmbedder:
         options.intra_op_num_threads = min(4, os.cpu_count() or 1)
         options.log_severity_level = 3
         self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        self.dimension = int(self._session.get_outputs()[0].shape[-1] or 0) or self._probe_dimension()
         self._lock = threading.Lock()
+        self.dimension = int(self._session.get_outputs()[0].shape[-1] or 0) or self._probe_dimension()
 
     def _probe_dimension(self) -> int:
         return int(self._run(["probe"])[0].shape[-1])
 
     def _run(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list]:
-        encodings = self._tokenizer.encode_batch(list(texts))
-        length = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(encodings), length), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for i, e in enumerate(encodings):
-            ids[i, : len(e.ids)] = e.ids
-            mask[i, : len(e.ids)] = e.attention_mask
-        hidden = self._session.run(
-            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        )[0]
+        with self._lock:  # one batch at a time: the threads share the session's intra-op pool
+            encodings = self._tokenizer.encode_batch(list(texts))
+            length = max(len(e.ids) for e in encodings)
+            ids = np.zeros((len(encodings), length), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for i, e in enumerate(encodings):
+                ids[i, : len(e.ids)] = e.ids
+                mask[i, : len(e.ids)] = e.attention_mask
+            hidden = self._session.run(
+                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            )[0]
         return hidden, mask, encodings
 
     def _batches(self, texts: Sequence[str]):
@@ -159,34 +159,19 @@ class OnnxEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
             picked = order[start : start + self.batch_size]
-            with self._lock:
-                self.texts_embedded += len(picked)
-                yield picked, self._run([texts[i] for i in picked])
+            yield picked, self._run([texts[i] for i in picked])
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+    def sentence_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        # The model's own Pooling and Normalize modules: the masked mean of the padded batch.
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for picked, (hidden, mask, _) in self._batches(texts):
             pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-            out[picked] = _normalise_rows(pooled)
+            out[picked] = normalise_rows(pooled)
         return out
 
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_documents([text])[0]
-
-    def embed_chunks(self, texts: Sequence[str], spans: Sequence[Spans]) -> tuple[np.ndarray, list[np.ndarray]]:
-        chunk_vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        span_vectors: list[np.ndarray] = [np.zeros((0, self.dimension), np.float32)] * len(texts)
+    def encode(self, texts: Sequence[str]) -> Iterator[tuple[int, Encoded]]:
         for picked, (hidden, mask, encodings) in self._batches(texts):
             for row, i in enumerate(picked):
                 length = int(mask[row].sum())
-                tokens = hidden[row, :length]
-                chunk_vectors[i] = _normalise_rows(tokens.mean(axis=0, keepdims=True))[0]
                 offsets = np.asarray(encodings[row].offsets[:length]).reshape(-1, 2)
-                real = offsets[:, 1] > offsets[:, 0]  # skips [CLS]/[SEP]
-                vectors = np.empty((len(spans[i]), self.dimension), dtype=np.float32)
-                for j, (s, e) in enumerate(spans[i]):
-                    inside = real & (offsets[:, 0] >= s) & (offsets[:, 1] <= e)
-                    # A sentence past the model's window falls back to its chunk's vector.
-                    vectors[j] = tokens[inside].mean(axis=0) if inside.any() else chunk_vectors[i]
-                span_vectors[i] = _normalise_rows(vectors)
-        return chunk_vectors, span_vectors
+                yield i, Encoded(hidden[row, :length], offsets)

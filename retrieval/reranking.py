@@ -100,6 +100,9 @@ class CrossEncoder:
         options.intra_op_num_threads = config.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # No busy-waiting between inferences: idle intra-op threads would spin on the cores
+        # the bot's event loop and the embedder need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.name = config.model

@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import pairwise
 from sys import intern
+from typing import NamedTuple
 
 import numpy as np
 
 from retrieval.catalog import Catalog, SentenceRows
-from retrieval.citations import citation_id
+from retrieval.citations import citation_id, find_in_text
 from retrieval.embedding import Embedder
 from retrieval.lexical import BM25Index, tokenize
 from retrieval.models import Chunk, Evidence, EvidenceHit, EvidenceSentence, SearchHit, Sentence
@@ -65,6 +66,13 @@ class FusionConfig:
     rerank_chunks: int = 5
     rerank_sentences: int = 4
     rerank_weight: float = 0.1
+
+
+class QuoteMatch(NamedTuple):
+    doc_id: str
+    start: int
+    end: int
+    exact: bool
 
 
 def padded(words: list[str]) -> str:
@@ -120,8 +128,9 @@ class NamespaceIndex:
     texts: dict[str, str]
     bylines: dict[str, tuple[str | None, str | None]]  # doc_id: (author, published)
     bm25: BM25Index
-    namespace: str = ""
-    catalog: Catalog | None = None
+    namespace: str
+    catalog: Catalog
+    text_chars: int = 0
     # Chunks' sentences by chunk row, least recently used first; at most MAX_CACHED_SENTENCES in all.
     _sentences: OrderedDict[int, ChunkSentences] = field(default_factory=OrderedDict, repr=False)
     _cached: int = field(default=0, repr=False)
@@ -149,7 +158,15 @@ class NamespaceIndex:
             bm25=BM25Index(chunk_terms(chunks, titles, [r.terms for r in snap.chunks])),
             namespace=namespace,
             catalog=catalog,
+            text_chars=sum(len(doc.text) for doc in docs.values()),
         )
+
+    def approx_bytes(self) -> int:
+        """Memory held, estimated (measured with tracemalloc on news and Wikipedia articles:
+        ~10 bytes per character of text for the texts, chunks and BM25 index, ~2 KB per cached
+        sentence, plus the dense matrix when loaded)."""
+        dense = self._dense[0].nbytes if self._dense is not None else 0
+        return 10 * self.text_chars + 2000 * self._cached + dense
 
     def sentences(self, row: int, dimension: int) -> ChunkSentences:
         """The chunk's sentences, read from the catalog on first use only."""
@@ -167,11 +184,7 @@ class NamespaceIndex:
         missing = [row for row in dict.fromkeys(rows) if row not in found]
         if missing:
             spans = [(self.chunks[r].doc_id, self.chunks[r].start, self.chunks[r].end) for r in missing]
-            read = (
-                self.catalog.sentence_rows(self.namespace, spans, dimension)
-                if self.catalog
-                else [SentenceRows.empty(dimension)] * len(missing)
-            )
+            read = self.catalog.sentence_rows(self.namespace, spans, dimension)
             for row, (doc_id, _, _), part in zip(missing, spans, read, strict=True):
                 found[row] = self._remember(row, _chunk_sentences(doc_id, part))
         return [found[row] for row in rows]
@@ -217,11 +230,7 @@ class NamespaceIndex:
         total = 0
         for doc_id, doc_rows in by_doc.items():
             text = self.texts[doc_id]
-            whole = (
-                self.catalog.sentence_rows(self.namespace, [(doc_id, 0, len(text))], dimension)[0]
-                if self.catalog
-                else SentenceRows.empty(dimension)
-            )
+            whole = self.catalog.sentence_rows(self.namespace, [(doc_id, 0, len(text))], dimension)[0]
             for row in doc_rows:
                 chunk = self.chunks[row]
                 sentences = self._remember(row, _chunk_sentences(doc_id, whole.within(chunk.start, chunk.end)))
@@ -357,13 +366,19 @@ class Searcher:
         embedder: Embedder,
         fusion: FusionConfig,
         reranker: Reranker | None = None,
+        cache_bytes: int = 0,  # 0: unbounded
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.embedder = embedder
         self.fusion = fusion
         self.reranker = reranker
-        self._indexes: dict[str, NamespaceIndex] = {}
+        self.cache_bytes = cache_bytes
+        # Built indexes, least recently used first: a cache bound by ``cache_bytes`` (the
+        # most recent one always stays), rebuilt from the catalog after an eviction.
+        self._indexes: OrderedDict[str, NamespaceIndex] = OrderedDict()
+        self._sizes: dict[str, int] = {}  # approx_bytes when last measured
+        self._total = 0
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -372,6 +387,9 @@ class Searcher:
         generation = self.catalog.generation(namespace)
         cached = self._indexes.get(namespace)
         if cached is not None and cached.generation == generation:
+            with self._guard:
+                if namespace in self._indexes:
+                    self._indexes.move_to_end(namespace)
             return cached
         with self._guard:
             lock = self._locks.setdefault(namespace, threading.Lock())
@@ -379,8 +397,37 @@ class Searcher:
             cached = self._indexes.get(namespace)
             if cached is None or cached.generation != self.catalog.generation(namespace):
                 cached = NamespaceIndex.build(self.catalog, namespace)
-                self._indexes[namespace] = cached
+                with self._guard:
+                    self._indexes[namespace] = cached
+                    self._indexes.move_to_end(namespace)
+                self.account(namespace)
             return cached
+
+    def account(self, namespace: str) -> None:
+        """Re-measure one index (it grows as questions load sentences) and drop the least
+        recently used others past the budget. O(1) per call: the sizes are kept, and an
+        index only grows when it is used."""
+        if not self.cache_bytes:
+            return
+        with self._guard:
+            index = self._indexes.get(namespace)
+            if index is None:
+                return
+            size = index.approx_bytes()
+            self._total += size - self._sizes.get(namespace, 0)
+            self._sizes[namespace] = size
+            while self._total > self.cache_bytes and len(self._indexes) > 1:
+                oldest = next(iter(self._indexes))
+                if oldest == namespace:  # the one in use stays
+                    self._indexes.move_to_end(oldest)
+                    oldest = next(iter(self._indexes))
+                del self._indexes[oldest]
+                self._total -= self._sizes.pop(oldest, 0)
+
+    def cached_namespaces(self) -> list[str]:
+        """Namespaces whose index is in memory, least recently used first."""
+        with self._guard:
+            return list(self._indexes)
 
     def retrieve(self, namespace: str, query: str, k: int) -> Retrieved:
         """Top ``k`` chunks for ``query``."""
@@ -442,7 +489,28 @@ class Searcher:
                     lexical_score=lexical_scores.get(row),
                 )
             )
+        self.account(namespace)  # its sentences loaded for this question count against the budget
         return retrieved
+
+    def find_quote(self, namespace: str, quote: str) -> QuoteMatch | None:
+        """Where ``quote`` occurs in the namespace's documents: exactly anywhere first, else
+        nearly, in the few documents lexical search ranks highest."""
+        index = self.index(namespace)
+        texts = index.texts  # the index's cached texts, not one catalog read per document
+        for doc_id, text in texts.items():
+            at = text.find(quote)
+            if at >= 0:
+                return QuoteMatch(doc_id, at, at + len(quote), True)
+        ranked: list[str] = []
+        for row, _ in index.bm25.top(tokenize(quote), 20):
+            doc_id = index.chunks[row].doc_id
+            if doc_id not in ranked:
+                ranked.append(doc_id)
+        for doc_id in ranked[:5]:
+            found = find_in_text(quote, texts[doc_id])
+            if found:
+                return QuoteMatch(doc_id, *found)
+        return None
 
     def _rerank(
         self, retrieved: Retrieved, query: str, scored: list[tuple[float, float, int]]

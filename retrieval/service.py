@@ -1,9 +1,10 @@
 """The service API: ingest, search, ask, cite, list and forget — per namespace.
 
-Everything user-facing (CLI, Discord bot) goes through ``CitebotService``. Writes go
-through ``retrieval.indexing.Indexer``, which owns the crash-safe write order, the
-journal and the data dir's writer lock; readers only see chunks whose document row is
-committed.
+Everything user-facing (CLI, Discord bot) goes through ``CitebotService``, a facade:
+one method per command. ``CitebotService.from_settings`` is the composition root (the
+catalog backend and its writer lock, the vector store, the frozen ``RetrievalConfig``).
+Writes go through ``retrieval.indexing.Indexer``, which owns the crash-safe write order
+and the journal; readers only see chunks whose document row is committed.
 """
 
 from __future__ import annotations
@@ -21,17 +22,29 @@ from pathlib import Path
 import numpy as np
 
 from config import Settings
-from retrieval.answering import AnswerConfig, Answerer, ExtractiveAnswerer, abstention
+from retrieval.answering import Answerer, ExtractiveAnswerer, abstention
 from retrieval.catalog import Catalog, NamespaceInfo
-from retrieval.chunking import ChunkerConfig, segment
-from retrieval.citations import citation_id, context_window, find_in_text, parse_citation_id
+from retrieval.catalogs import open_catalog
+from retrieval.citations import citation_id, context_window, parse_citation_id
+from retrieval.configuration import RetrievalConfig
+from retrieval.decoding import SURROGATE as _SURROGATE
 from retrieval.embedding import Embedder, load_embedder
-from retrieval.errors import CitebotError, IngestError, InvalidQuestion, LimitReached, NotFound, StoreWriteError
-from retrieval.fetching import FetchPolicy, fetch
-from retrieval.indexing import Indexer, Mismatch, PreparedDocument, RepairReport
-from retrieval.lexical import tokenize
-from retrieval.loaders import Limits, expand_paths, load_bytes, load_path
-from retrieval.locking import WriterLock
+from retrieval.errors import (
+    CitebotError,
+    IngestError,
+    InvalidQuestion,
+    NotFound,
+    StoreError,
+    StoreWriteError,
+    check_length,
+)
+from retrieval.feed_values import Feed, FeedPollReport
+from retrieval.feeds import FeedPoller
+from retrieval.fetching import fetch
+from retrieval.indexing import Indexer, Mismatch, RepairReport
+from retrieval.llm_answering import LLMAnswerer, chat_model
+from retrieval.loaders import expand_paths, load_bytes, load_path
+from retrieval.locking import WriteLock
 from retrieval.models import (
     Answer,
     CitationContext,
@@ -42,24 +55,19 @@ from retrieval.models import (
     SearchHit,
 )
 from retrieval.phrasing import question_text, resolve_follow_up
-from retrieval.reranking import Reranker, RerankerConfig, load_reranker
-from retrieval.search import FusionConfig, Searcher
+from retrieval.preparing import prepare
+from retrieval.quota import Quota, check_quota
+from retrieval.reranking import Reranker, load_reranker
+from retrieval.search import Searcher
+from retrieval.stats import DAY_SECONDS, MAX_DAYS, Stats, entry_for, read_stats
 from retrieval.vectorstore import ChromaStore, VectorStore
 
 log = logging.getLogger(__name__)
 SAMPLE_NAME = "iran-rebuffs-russian-demand-to-withdraw-from-syria.txt"
 # Any scheme: the fetcher refuses all but http(s) by name, rather than "no such file".
 _URL = re.compile(r"^[a-z][a-z0-9+.-]+://", re.IGNORECASE)
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-@dataclass(frozen=True)
-class Quota:
-    """Bounds for one namespace (0 = unlimited), e.g. a Discord guild's."""
-
-    max_documents: int = 0
-    max_bytes: int = 0
-    ingests_per_hour: int = 0
+ANSWER_MODES = ("extractive", "llm")
+_ANSWER_MODE_KEY = "answer_mode"  # the catalog's per-namespace setting
 
 
 @dataclass(frozen=True)
@@ -76,57 +84,68 @@ def _refuse(message: str) -> Document:
     raise IngestError(message)
 
 
+def check_answer_mode(mode: str) -> str:
+    if mode not in ANSWER_MODES:
+        raise CitebotError(f"unknown answer mode {mode!r}: choose {' or '.join(ANSWER_MODES)}")
+    return mode
+
+
 def sample_path() -> Path:
     """The bundled sample article (AP via Breitbart, "Iran Rebuffs Russian Demand ...")."""
     return Path(str(resources.files("retrieval") / "samples" / SAMPLE_NAME))
 
 
 class CitebotService:
+    """The facade: one method per command of the README's table."""
+
     def __init__(
         self,
-        settings: Settings,
+        config: RetrievalConfig,
+        catalog: Catalog,
+        store: VectorStore,
+        lock: WriteLock,
         *,
         embedder: Embedder | None = None,
-        store: VectorStore | None = None,
         reranker: Reranker | None = None,
     ) -> None:
-        self.settings = settings
-        data_dir = settings.data_dir
-        if data_dir.exists() and not data_dir.is_dir():
-            raise CitebotError(f"the data dir {data_dir} is not a directory")
-        self.catalog = Catalog(data_dir / "catalog.sqlite3")
-        if store is None:
-            if settings.chroma_mode == "server":
-                store = ChromaStore.server(settings.chroma_host, settings.chroma_port)
-            else:
-                store = ChromaStore.embedded(data_dir / "chroma")
+        self.config = config
+        self.catalog = catalog
         self.store = store
+        self.indexer = Indexer(catalog, store, lock)
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
-        self._searcher: Searcher | None = None
-        self.indexer = Indexer(self.catalog, store, WriterLock(data_dir / "write.lock", settings.write_wait_seconds))
-        self.chunker = ChunkerConfig(settings.chunk_size, settings.chunk_overlap_sentences)
-        self.limits = Limits(settings.max_file_bytes, settings.max_document_chars)
-        self.fetch_policy = FetchPolicy(
-            timeout_seconds=settings.url_timeout_seconds,
-            max_redirects=settings.url_max_redirects,
-            max_bytes=settings.max_file_bytes,
-            allow_private=settings.url_allow_private,
-            allowlist=tuple(settings.url_allowlist),
-        )
         self._reranker = reranker
-        self.answerer: Answerer = ExtractiveAnswerer(
-            AnswerConfig(
-                max_sentences=settings.answer_max_sentences,
-                max_chars=settings.answer_max_chars,
-                abstain_threshold=settings.abstain_threshold,
-            )
-        )
+        self._searcher: Searcher | None = None
+        self.answerer: Answerer = ExtractiveAnswerer(config.answer)
+        self._llm: LLMAnswerer | None = None
+        self.poller = FeedPoller(catalog, config.feeds, config.fetch, config.limits, self._ingest_feed_article)
         self.recover()
         # A deleted chroma/ folder or catalog: say so at open, and how to fix it.
         self.mismatches: list[Mismatch] = self.indexer.check()
         for mismatch in self.mismatches:
             log.warning(mismatch.message())
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        store: VectorStore | None = None,
+        reranker: Reranker | None = None,
+    ) -> CitebotService:
+        """The service over the stores the settings name (the data dir's, by default)."""
+        data_dir = settings.data_dir
+        if data_dir.exists() and not data_dir.is_dir():
+            raise CitebotError(f"the data dir {data_dir} is not a directory")
+        catalog, lock = open_catalog(settings)
+        if store is None:
+            if settings.chroma_mode == "server":
+                store = ChromaStore.server(settings.chroma_host, settings.chroma_port)
+            else:
+                store = ChromaStore.embedded(data_dir / "chroma")
+        config = RetrievalConfig.from_settings(settings)
+        return cls(config, catalog, store, lock, embedder=embedder, reranker=reranker)
 
     # -- wiring -----------------------------------------------------------------------
     @property
@@ -135,14 +154,8 @@ class CitebotService:
         if self._embedder is None:
             with self._embedder_lock:
                 if self._embedder is None:
-                    s = self.settings
-                    self._embedder = load_embedder(
-                        s.embedding_model,
-                        s.embedding_device,
-                        s.embedding_batch_size,
-                        s.embedding_backend,
-                        s.model_cache_dir,
-                    )
+                    e = self.config.embedding
+                    self._embedder = load_embedder(e.model, e.device, e.batch_size, e.backend, e.cache_dir)
         return self._embedder
 
     @property
@@ -150,21 +163,14 @@ class CitebotService:
         if self._searcher is None:
             embedder = self.embedder
             self.catalog.check_embedding(embedder.name, embedder.dimension)
-            s = self.settings
-            reranker = self._reranker or load_reranker(
-                RerankerConfig(s.reranker_model, s.reranker_max_tokens, s.reranker_threads)
-            )
+            reranker = self._reranker or load_reranker(self.config.reranker)
             self._searcher = Searcher(
-                self.catalog,
-                self.store,
-                embedder,
-                FusionConfig(s.candidate_k, s.rrf_k, s.dense_weight, s.lexical_weight),
-                reranker,
+                self.catalog, self.store, embedder, self.config.fusion, reranker, self.config.index_cache_bytes
             )
         return self._searcher
 
     def namespace(self, namespace: str | None) -> str:
-        ns = (namespace or self.settings.default_namespace).strip()
+        ns = (namespace or self.config.default_namespace).strip()
         if not ns or len(ns) > 100:
             raise CitebotError("a namespace is 1 to 100 characters")
         return ns
@@ -219,7 +225,7 @@ class CitebotService:
             if path.is_dir() and not files:
                 planned.append((source, partial(_refuse, f"{source}: no .txt, .md, .html or .pdf files in it")))
             for file in files:
-                planned.append((str(file), partial(load_path, file, self.limits)))
+                planned.append((str(file), partial(load_path, file, self.config.limits)))
         items: list[IngestItem] = []
         stopped: str | None = None
         for done, (source, load) in enumerate(planned, start=1):
@@ -255,35 +261,28 @@ class CitebotService:
         ns = self.namespace(namespace)
         started = time.perf_counter()
         try:
-            doc = load_bytes(data, filename, source=source, url=url, content_type=content_type, limits=self.limits)
+            doc = load_bytes(
+                data, filename, source=source, url=url, content_type=content_type, limits=self.config.limits
+            )
             item = self.ingest_document(doc, ns, quota=quota)
         except (IngestError, StoreWriteError) as exc:
             item = IngestItem(source or filename, "failed", error=str(exc))
         return IngestReport((item,), time.perf_counter() - started)
 
     def _load_url(self, url: str) -> Document:
-        fetched = fetch(url, self.fetch_policy)
+        fetched = fetch(url, self.config.fetch)
         return load_bytes(
             fetched.content,
             fetched.url,
             source=url,
             url=fetched.url,
             content_type=fetched.content_type,
-            limits=self.limits,
+            limits=self.config.limits,
         )
 
     def check_quota(self, namespace: str, quota: Quota, extra_bytes: int = 0, *, replacing: Sequence[str] = ()) -> None:
-        """Raise ``LimitReached`` when one more ingest would pass the namespace's bounds.
-        ``replacing``: doc ids the ingest replaces (they stop counting)."""
-        count, used = self.catalog.usage(namespace, exclude=replacing)
-        if quota.max_documents and count >= quota.max_documents:
-            raise LimitReached(f"this server already has {count} documents (the limit is {quota.max_documents})")
-        if quota.max_bytes and used + extra_bytes > quota.max_bytes:
-            raise LimitReached(f"this server's documents would exceed {quota.max_bytes:,} bytes")
-        if quota.ingests_per_hour:
-            recent = self.catalog.ingests_since(namespace, time.time() - 3600)
-            if recent >= quota.ingests_per_hour:
-                raise LimitReached(f"this server reached its limit of {quota.ingests_per_hour} ingests per hour")
+        """Raise ``LimitReached`` when one more ingest would pass the namespace's bounds."""
+        check_quota(self.catalog, self.namespace(namespace), quota, extra_bytes, replacing=replacing)
 
     def ingest_document(
         self, doc: Document, namespace: str, *, quota: Quota | None = None, refresh: bool = True
@@ -298,23 +297,8 @@ class CitebotService:
         size = len(doc.text.encode("utf-8"))
         if quota:  # early, before the embedding work; again under the write lock below
             self.check_quota(ns, quota, size, replacing=[d for d, _ in self.catalog.by_source(ns, doc.source)])
-        segmented = segment(doc.id, doc.text, self.chunker)
-        if not segmented.chunks:
-            raise IngestError(f"{doc.source}: the document has no text to index")
         searcher = self.searcher  # loads the model and checks it matches the data dir
-        chunks = segmented.chunks
-        sents = segmented.sentences
-        spans = [
-            [(sents[i].start - c.start, sents[i].end - c.start) for i in members]
-            for c, members in zip(chunks, segmented.members, strict=True)
-        ]
-        chunk_vectors, span_vectors = self.embedder.embed_chunks([c.text for c in chunks], spans)
-        # Each sentence keeps the vector from the first chunk that holds it.
-        sentence_vectors = np.zeros((len(sents), self.embedder.dimension), dtype=np.float32)
-        for members, vectors in zip(reversed(segmented.members), reversed(span_vectors), strict=True):
-            sentence_vectors[list(members)] = vectors
-        sentence_terms = [" ".join(tokenize(s.text)) for s in sents]
-        prepared = PreparedDocument(doc, chunks, sents, chunk_vectors, sentence_vectors, sentence_terms)
+        prepared = prepare(doc, self.config.chunker, self.embedder)
 
         def admit(replacing: list[str]) -> None:
             # Concurrent ingests each passed the early check; only one may use the last slot.
@@ -326,7 +310,7 @@ class CitebotService:
             return IngestItem(doc.source, "unchanged", doc.id, doc.title)
         if refresh:
             searcher.index(ns)
-        return IngestItem(doc.source, status, doc.id, doc.title, len(chunks))
+        return IngestItem(doc.source, status, doc.id, doc.title, len(prepared.chunks))
 
     def ensure_sample(self, namespace: str | None = None) -> IngestReport | None:
         """Ingest the bundled sample article into a namespace that never held a document
@@ -375,38 +359,89 @@ class CitebotService:
         question = _SURROGATE.sub("\ufffd", question).strip()
         if not question:
             raise InvalidQuestion("the question is empty")
-        if len(question) > self.settings.max_question_chars:
-            raise InvalidQuestion(
-                f"the question is {len(question):,} characters; the limit is {self.settings.max_question_chars:,}"
-            )
-        return question
+        return check_length(question, self.config.max_question_chars)
 
     def search(self, query: str, namespace: str | None = None, k: int | None = None) -> list[SearchHit]:
         query = question_text(self.check_question(query))
-        return self.searcher.retrieve(self.namespace(namespace), query, k or self.settings.search_k).hits
+        return self.searcher.retrieve(self.namespace(namespace), query, k or self.config.search_k).hits
 
-    def ask(self, question: str, namespace: str | None = None, history: Sequence[str] = ()) -> Answer:
-        """Answer from the namespace's documents, or abstain. ``history``: earlier questions of a thread."""
+    @property
+    def llm(self) -> LLMAnswerer:
+        """LLM mode's answerer (made on first use: the provider package is an optional extra)."""
+        if self._llm is None:
+            config = self.config.llm
+            self._llm = LLMAnswerer(chat_model(config), self.embedder, self.answerer, config)
+        return self._llm
+
+    # -- the answer mode: the settings' default, overridable per namespace ------------
+    def answer_mode(self, namespace: str | None = None) -> str:
+        """The mode the namespace's questions are answered in: its override, else the default."""
+        return self.answer_mode_override(namespace) or self.config.answer_mode
+
+    def answer_mode_override(self, namespace: str | None = None) -> str | None:
+        """The namespace's own choice (None: it follows the settings' default)."""
+        stored = self.catalog.namespace_setting(self.namespace(namespace), _ANSWER_MODE_KEY)
+        return stored if stored in ANSWER_MODES else None
+
+    def set_answer_mode(self, namespace: str | None, mode: str | None) -> str:
+        """Override the namespace's answer mode (None: back to the default); the mode now in
+        effect. Stored in the catalog: it survives a restart and every process sees it.
+        ``llm`` is refused when the configured model cannot be made (e.g. its provider
+        package is missing), so an override never silently falls back."""
+        ns = self.namespace(namespace)
+        if mode is not None:
+            mode = check_answer_mode(mode)
+            if mode == "llm":
+                chat_model(self.config.llm)  # CitebotError: a one-line reason
+        self.catalog.set_namespace_setting(ns, _ANSWER_MODE_KEY, mode)
+        return self.answer_mode(ns)
+
+    def ask(
+        self,
+        question: str,
+        namespace: str | None = None,
+        history: Sequence[str] = (),
+        *,
+        mode: str | None = None,
+        on_token: Callable[[str], None] | None = None,
+        log: bool = False,
+    ) -> Answer:
+        """Answer from the namespace's documents, or abstain. ``history``: earlier questions of a thread.
+        ``mode``: "extractive" or "llm" (default: the namespace's, see ``answer_mode``);
+        ``on_token``: LLM mode's raw stream, for display only (the returned answer holds only
+        verified sentences). ``log``: record the question in the namespace's question log (the
+        bot's questions, for /stats; a CLI ask is the operator's own, not logged unless asked)."""
         asked = self.check_question(question)
         ns = self.namespace(namespace)
+        llm = (check_answer_mode(mode) if mode is not None else self.answer_mode(ns)) == "llm"
         started = time.perf_counter()
         # Search and answer see the question itself: no greeting, mention or politeness, and
         # a follow-up made standalone with the thread's previous question.
         earlier = [
-            question_text(self.check_question(h[: self.settings.max_question_chars])) for h in history if h.strip()
+            question_text(self.check_question(h[: self.config.max_question_chars])) for h in history if h.strip()
         ]
-        query = resolve_follow_up(question_text(asked), earlier)
-        retrieved = self.searcher.retrieve(ns, query, self.settings.search_k)
+        query = (self.llm.condense(question_text(asked), earlier) if llm and earlier else None) or resolve_follow_up(
+            question_text(asked), earlier
+        )
+        retrieved = self.searcher.retrieve(ns, query, self.config.search_k)
         retrieved_at = time.perf_counter()
-        evidence = retrieved.evidence(query, self.settings.search_k)
-        answer = self.answerer.answer(evidence) if evidence.hits else abstention(query)
+        evidence = retrieved.evidence(query, self.config.search_k)
+        if not evidence.hits:
+            answer = abstention(query)
+        elif llm:
+            answer = self.llm.answer(evidence, on_token)
+        else:
+            answer = self.answerer.answer(evidence)
         done = time.perf_counter()
         timings = {
             "retrieve": (retrieved_at - started) * 1000,
             "answer": (done - retrieved_at) * 1000,
             "total": (done - started) * 1000,
         }
-        return Answer(asked, answer.text, answer.abstained, answer.citations, answer.confidence, timings)
+        answer = replace(answer, question=asked, timings_ms=timings)
+        if log:
+            self.log_question(ns, answer)
+        return answer
 
     # -- citations --------------------------------------------------------------------
     def cite(self, cid: str, namespace: str | None = None) -> CitationContext:
@@ -436,32 +471,13 @@ class CitebotService:
         quote = quote.strip()
         if not quote:
             raise InvalidQuestion("the quote is empty")
-        if len(quote) > self.settings.max_question_chars:
-            raise InvalidQuestion(f"the quote is over {self.settings.max_question_chars:,} characters")
-        # The index's cached texts, not one catalog read per document per lookup; documents
-        # forgotten since the index was built are skipped by ``by_id``.
-        index = self.searcher.index(ns)
-        texts = index.texts
-        docs = [d for d in self.catalog.documents(ns) if d.id in texts]
-        for info in docs:  # exact occurrences anywhere win over near ones
-            at = texts[info.id].find(quote)
-            if at >= 0:
-                return self._context(info, texts[info.id], at, at + len(quote), exact=True)
-        # Near matches: look only in the documents lexical search ranks highest.
-        ranked_docs: list[str] = []
-        for row, _ in index.bm25.top(tokenize(quote), 20):
-            doc_id = index.chunks[row].doc_id
-            if doc_id not in ranked_docs:
-                ranked_docs.append(doc_id)
-        by_id = {d.id: d for d in docs}
-        for doc_id in ranked_docs[:5]:
-            if doc_id not in by_id:
-                continue
-            found = find_in_text(quote, texts[doc_id])
-            if found:
-                start, end, exact = found
-                return self._context(by_id[doc_id], texts[doc_id], start, end, exact=exact)
-        return None
+        check_length(quote, self.config.max_question_chars, "quote")
+        match = self.searcher.find_quote(ns, quote)
+        info = self.catalog.document(ns, match.doc_id) if match else None
+        text = self.searcher.index(ns).texts.get(match.doc_id) if match else None
+        if match is None or info is None or text is None:  # none, or forgotten meanwhile
+            return None
+        return self._context(info, text, match.start, match.end, exact=match.exact)
 
     def lookup(self, id_or_quote: str, namespace: str | None = None) -> CitationContext | None:
         """A citation id or a quote, whichever ``id_or_quote`` is."""
@@ -495,3 +511,69 @@ class CitebotService:
 
     def feedback_counts(self, namespace: str) -> tuple[int, int]:
         return self.catalog.feedback_counts(self.namespace(namespace))
+
+    # -- question log and stats (issue 13) --------------------------------------------
+    def setting(self, namespace: str | None, key: str) -> str | None:
+        """A client's own per-namespace setting (e.g. the bot's escalation channel); None: unset."""
+        return self.catalog.namespace_setting(self.namespace(namespace), key)
+
+    def set_setting(self, namespace: str | None, key: str, value: str | None) -> None:
+        """Store (None: remove) a client's per-namespace setting; it survives a restart."""
+        self.catalog.set_namespace_setting(self.namespace(namespace), key, value)
+
+    def add_feedback_note(self, namespace: str, user_id: str, question: str, note: str) -> bool:
+        """The note a user gave with their 👎 on ``question`` (False: no such vote)."""
+        return self.catalog.add_feedback_note(self.namespace(namespace), user_id, question, note[:2000])
+
+    def log_question(self, namespace: str, answer: Answer) -> None:
+        """Record an answered or abstained question (entries older than ``MAX_DAYS`` go).
+        A log that cannot be written (read-only media, a full disk) costs the answer nothing."""
+        ns = self.namespace(namespace)
+        entry = entry_for(answer)
+        try:
+            self.catalog.log_question(ns, entry, entry.asked_at - MAX_DAYS * DAY_SECONDS)
+        except StoreError as exc:
+            log.warning("the question was not logged: %s", exc)
+
+    def stats(self, namespace: str | None = None, days: int = 7) -> Stats:
+        """The namespace's questions over the last ``days`` UTC days (1 to ``MAX_DAYS``), today included."""
+        if not 1 <= days <= MAX_DAYS:
+            raise CitebotError(f"days must be 1 to {MAX_DAYS}")
+        return read_stats(self.catalog, self.namespace(namespace), days)
+
+    # -- feeds (issue 13; the work is in retrieval/feeds.py) ---------------------------
+    def add_feed(
+        self, url: str, namespace: str | None = None, *, set_name: str | None = None, announce: str | None = None
+    ) -> Feed:
+        """Subscribe the namespace to an RSS or Atom feed (checked by one fetch); its
+        articles arrive with the next poll. ``announce``: where a front end posts new ones."""
+        return self.poller.add(self.namespace(namespace), url, set_name=set_name, announce=announce)
+
+    def feeds(self, namespace: str | None = None) -> list[Feed]:
+        return self.catalog.feeds(self.namespace(namespace))
+
+    def remove_feed(self, ref: str, namespace: str | None = None) -> Feed:
+        """Unsubscribe (by id, id prefix or URL); the articles it brought stay."""
+        return self.poller.remove(self.namespace(namespace), ref)
+
+    def poll_feeds(
+        self,
+        namespace: str | None = None,
+        *,
+        every_namespace: bool = False,
+        force: bool = False,
+        quota: Quota | None = None,
+    ) -> FeedPollReport:
+        """Poll the namespace's due feeds (``every_namespace``: every namespace's; ``force``:
+        due or not) and ingest their new and changed articles."""
+        feeds = self.catalog.feeds(None if every_namespace else self.namespace(namespace))
+        report = self.poller.poll(feeds, force=force, quota=quota)
+        for ns in sorted({i.namespace for i in report.items if i.added or i.replaced}):
+            self.searcher.index(ns)  # once per namespace, not per article
+        return report
+
+    def _ingest_feed_article(
+        self, doc: Document, namespace: str, quota: Quota | None, set_name: str | None
+    ) -> IngestItem:
+        # ``set_name``: the feed's document set; document sets (issue 13) attach it here.
+        return self.ingest_document(doc, namespace, quota=quota, refresh=False)

@@ -1,8 +1,12 @@
-"""Builders for test inputs: real HTML pages, real PDFs, article texts."""
+"""Builders for test inputs: real HTML pages, real PDFs, article texts, documents, SQuAD files."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+from retrieval.loaders import content_id
+from retrieval.models import Document
 
 ARTICLE_HTML = """<!doctype html><html><head><title>Dam Opens on the River | Daily Planet</title>
 <meta name="author" content="Lois Lane"><meta property="article:published_time" content="2024-03-05T10:00:00Z">
@@ -51,3 +55,71 @@ def pdf_from_objects(objs: list[bytes], trailer: bytes = b"") -> bytes:
         out += b"%010d 00000 n \n" % offset
     out += b"trailer\n<< /Size %d /Root 1 0 R " % (len(objs) + 1) + trailer + b">>\nstartxref\n%d\n%%%%EOF\n" % xref
     return bytes(out)
+
+
+def doc(text: str, source: str = "s", title: str = "T") -> Document:
+    """A document as the loaders would make it (its id is its content's)."""
+    return Document(id=content_id(text), text=text, source=source, title=title)
+
+
+SQUAD_ARTICLES = {
+    "Volcano_Island": [
+        (
+            "Mount Keller is a shield volcano on Tarven Island. It last erupted in 1894, burying the harbour "
+            "town of Ossel under grey ash. Geologists from Lund measured the caldera at four kilometres across.",
+            [
+                ("When did Mount Keller last erupt?", "1894"),
+                ("Which harbour town was buried under ash?", "Ossel"),
+            ],
+        ),
+        (
+            "Farmers on Tarven Island grow saffron on the volcanic slopes. The crop is harvested by hand every "
+            "October and shipped to markets in Bergen.",
+            [("Where is the saffron shipped?", "Bergen")],
+        ),
+    ],
+    "Chess_Club": [
+        (
+            "The Marlow Chess Club was founded in 1921 by the schoolteacher Agnes Whitby. Its members play every "
+            "Thursday evening in the library of the old corn exchange.",
+            [
+                ("Who founded the Marlow Chess Club?", "Agnes Whitby"),
+                ("On which evening do the chess members play?", "Thursday"),
+            ],
+        ),
+    ],
+    "River_Barges": [
+        (
+            "Wooden barges carried coal along the Denholm canal until 1962. Each barge was pulled by a single horse "
+            "walking on the towpath beside the water.",
+            [
+                ("What did the barges carry along the Denholm canal?", "coal"),
+                ("What pulled each barge?", "a single horse"),
+            ],
+        ),
+    ],
+}
+
+
+def write_squad(path: Path) -> Path:
+    """A tiny SQuAD v1.1-format file of SQUAD_ARTICLES (what the evaluation reads)."""
+    data = []
+    for title, paragraphs in SQUAD_ARTICLES.items():
+        paras = []
+        for n, (context, qas) in enumerate(paragraphs):
+            paras.append(
+                {
+                    "context": context,
+                    "qas": [
+                        {
+                            "id": f"{title}-{n}-{i}",
+                            "question": question,
+                            "answers": [{"text": answer, "answer_start": context.index(answer)}],
+                        }
+                        for i, (question, answer) in enumerate(qas)
+                    ],
+                }
+            )
+        data.append({"title": title, "paragraphs": paras})
+    path.write_text(json.dumps({"version": "1.1", "data": data}), encoding="utf-8")
+    return path

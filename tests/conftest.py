@@ -1,25 +1,24 @@
 """Shared fixtures: settings on a temporary data dir, a fast service (hashing embedder)
-and a real one (the bundled all-MiniLM-L6-v2 model, loaded once per session)."""
+and a real one (the bundled all-MiniLM-L6-v2 model, loaded once per session), and the
+suite-wide secret check. What only the Discord tests need is in tests/discord/conftest.py."""
 
 from __future__ import annotations
 
 import asyncio.subprocess
 import contextlib
-import json
 import logging
 import os
 import subprocess
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from config import Settings, load_settings
-from retrieval.embedding import HashingEmbedder, SentenceTransformerEmbedder, load_embedder
+from retrieval.embedding import Embedder, load_embedder
 from retrieval.service import CitebotService
-from tests.discord.bot_fixtures import FAKE_TOKEN
-from tests.discord.emulator import DiscordEmulator
+from tests.doubles import FAKE_TOKEN, HashingEmbedder
 
 # Never let a test reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -42,26 +41,28 @@ def settings(make_settings) -> Settings:
 @pytest.fixture
 def fast_service(settings: Settings) -> CitebotService:
     """Real Chroma and catalog, deterministic hashing embedder (no model)."""
-    return CitebotService(settings, embedder=HashingEmbedder())
+    return CitebotService.from_settings(settings, embedder=HashingEmbedder())
 
 
 @pytest.fixture(scope="session")
-def real_embedder() -> SentenceTransformerEmbedder:
+def real_embedder() -> Embedder:
     return load_embedder("all-MiniLM-L6-v2")
 
 
 @pytest.fixture
-def real_service(settings: Settings, real_embedder) -> CitebotService:
-    return CitebotService(settings, embedder=real_embedder)
+def fresh_real_service(settings: Settings, real_embedder) -> CitebotService:
+    """A service with the real embedding model on this test's own data dir (tests/discord's
+    ``real_service`` is one shared by the session)."""
+    return CitebotService.from_settings(settings, embedder=real_embedder)
 
 
 # -- the suite-wide secret check ------------------------------------------------------------
 # The whole session runs with a recognisable fake Discord token in DISCORD_TOKEN. Every log
 # line (every logger, every level, tracebacks included), the output of every subprocess a
 # test reads with communicate() (``citebot run``, the CLI, crash workers), everything the bot
-# sent to any Discord emulator, and every test report (captured stdout/stderr/log, failure
-# tracebacks) is checked for it; a sighting fails the session. tests/test_secrets.py proves
-# that the check sees a leak.
+# sent to any Discord emulator (tests/discord/conftest.py), and every test report (captured
+# stdout/stderr/log, failure tracebacks) is checked for it; a sighting fails the session.
+# tests/test_secrets.py and tests/discord/test_emulator_secrets.py prove that the check sees a leak.
 SECRET_MASK = "<FAKE DISCORD TOKEN>"
 
 
@@ -147,13 +148,6 @@ class SecretCollector(logging.Handler):
 SECRETS = SecretCollector(FAKE_TOKEN, FAKE_TOKEN.rsplit(".", 1)[-1])  # the token, and its signature alone
 
 
-def _emulator_texts(emu: DiscordEmulator) -> Iterable[str]:
-    """Everything the bot sent an emulator (payloads, REST bodies) and every message it holds."""
-    yield json.dumps([o.payload for o in emu.outgoing()], default=str)
-    yield json.dumps([r.json for r in emu.requests], default=str)
-    yield json.dumps(list(emu.iter_messages()), default=str)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def secret_collector() -> Iterator[SecretCollector]:
     """Run the session with the fake token set; fail it if the token shows up anywhere."""
@@ -177,15 +171,8 @@ def secret_collector() -> Iterator[SecretCollector]:
         collector.check(f"subprocess {self.pid}", out, err)
         return out, err
 
-    emulator_stop = DiscordEmulator.stop
-
-    async def stop(self):
-        collector.check("Discord emulator", *_emulator_texts(self))
-        await emulator_stop(self)
-
     patch.setattr(subprocess.Popen, "communicate", communicate)
     patch.setattr(asyncio.subprocess.Process, "communicate", aio_communicate_checked)
-    patch.setattr(DiscordEmulator, "stop", stop)
     root.addHandler(collector)
     root.setLevel(logging.DEBUG)
     try:

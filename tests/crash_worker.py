@@ -156,8 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
 
     from config import load_settings
-    from retrieval.embedding import HashingEmbedder
     from retrieval.service import CitebotService
+    from tests.doubles import HashingEmbedder
 
     class DeferredRecovery(CitebotService):
         """Opens without recovering, so the test sees exactly what the crash left."""
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0 if self.deferred else super().recover()
 
     started = time.perf_counter()
-    svc = DeferredRecovery(load_settings(data_dir=args.data_dir), embedder=HashingEmbedder())
+    svc = DeferredRecovery.from_settings(load_settings(data_dir=args.data_dir), embedder=HashingEmbedder())
     questions = probes(doc_texts(args.docs))
     emit("verify", phase="pre-recovery", opened=time.perf_counter() - started, **facts(svc, questions))
     svc.deferred = False

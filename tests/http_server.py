@@ -78,10 +78,15 @@ def slow(seconds: float) -> Route:
     return route
 
 
-def closed_port() -> int:
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago (for a server a test starts)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# Nothing listens on a port just freed: where a test needs a refused connection.
+closed_port = free_port
 
 
 def make_certificate(directory: Path, name: str) -> tuple[Path, Path, Path]:

@@ -51,10 +51,10 @@ def emit(event: str, **data: Any) -> None:
 
 def service(data_dir: Path):
     from config import load_settings
-    from retrieval.embedding import HashingEmbedder
     from retrieval.service import CitebotService
+    from tests.doubles import HashingEmbedder
 
-    return CitebotService(load_settings(data_dir=data_dir), embedder=HashingEmbedder())
+    return CitebotService.from_settings(load_settings(data_dir=data_dir), embedder=HashingEmbedder())
 
 
 def wait_for(path: Path, seconds: float) -> bool:

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.catalog import Catalog
 from retrieval.chunking import ChunkerConfig, segment
 from retrieval.lexical import tokenize
 from retrieval.loaders import load_bytes
+from retrieval.sqlite_catalog import SqliteCatalog
 
 
-def _commit(catalog: Catalog, text: str, chunk_size: int = 200) -> str:
+def _commit(catalog: SqliteCatalog, text: str, chunk_size: int = 200) -> str:
     doc = load_bytes(text.encode(), "short-paragraphs.txt")
     seg = segment(doc.id, doc.text, ChunkerConfig(chunk_size, 1))
     terms = [" ".join(tokenize(s.text)) for s in seg.sentences]
@@ -27,7 +27,7 @@ def _commit(catalog: Catalog, text: str, chunk_size: int = 200) -> str:
     return doc.id
 
 
-def _unbounded_chunk_rows(catalog: Catalog) -> list[tuple]:
+def _unbounded_chunk_rows(catalog: SqliteCatalog) -> list[tuple]:
     """The join as it was, without an upper bound on ``s.start``: the reference rows."""
     return catalog._read(
         'SELECT c.doc_id, c.idx, c.start, c."end", c.paragraph, '
@@ -44,7 +44,7 @@ def _paragraphs(n: int) -> str:
 
 
 def test_snapshot_and_sentence_rows_return_the_unbounded_joins_rows(tmp_path: Path):
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    catalog = SqliteCatalog(tmp_path / "catalog.sqlite3")
     doc_id = _commit(catalog, _paragraphs(300))
     # A second document so that the join's doc_id condition matters too.
     _commit(catalog, "Another document. With a few sentences.\n\nAnd a second paragraph here.")
@@ -70,7 +70,7 @@ def test_snapshot_and_sentence_rows_return_the_unbounded_joins_rows(tmp_path: Pa
 
 @pytest.mark.timeout(120)
 def test_large_short_paragraph_document_snapshot_is_fast(tmp_path: Path):
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    catalog = SqliteCatalog(tmp_path / "catalog.sqlite3")
     # ~0.2 MB of short paragraphs: 5,000 chunks (one paragraph each), 10,000 sentences.
     doc_id = _commit(catalog, _paragraphs(5_000), chunk_size=60)
     started = time.perf_counter()

@@ -1,5 +1,6 @@
 import uuid
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +19,7 @@ QUESTION = st.lists(WORD, min_size=1, max_size=8).map(lambda ws: " ".join(ws) + 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(st.lists(DOCUMENT, min_size=1, max_size=3), st.lists(QUESTION, min_size=1, max_size=3))
 def test_every_citation_quotes_the_stored_text_at_its_offsets(fast_service, texts, questions):

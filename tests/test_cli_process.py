@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.builders import article
-from tests.http_server import serve
+from tests.http_server import free_port, serve
 
 ROOT = Path(__file__).resolve().parents[1]
 POMPEO = "Iran must withdraw all forces under Iranian command throughout the entirety Syria"
@@ -73,12 +72,6 @@ def one_error_line(proc: subprocess.CompletedProcess[bytes]) -> str:
     return lines[0]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     return tmp_path / "data"
@@ -103,6 +96,7 @@ def test_an_undecodable_namespace_is_refused_in_one_line(data: Path, command: li
     assert "namespace is not valid UTF-8" in one_error_line(proc)
 
 
+@pytest.mark.slow
 def test_json_output_is_valid_utf8_with_undecodable_bytes_in_the_input(sample_store: Path, data: Path, tmp_path: Path):
     proc = citebot("search", "Pompeo\udcff", "--json", data_dir=sample_store)
     assert proc.returncode == 0, proc.stderr
@@ -137,6 +131,7 @@ def test_usage_errors_are_one_line_with_exit_2(data: Path, args: tuple[str, ...]
     assert message in line and "--help" in line
 
 
+@pytest.mark.slow
 def test_an_unusable_data_dir_is_one_line(tmp_path: Path):
     afile = tmp_path / "afile"
     afile.write_text("not a directory")
@@ -171,6 +166,7 @@ def test_invalid_settings_are_one_line_with_exit_2(data: Path, tmp_path: Path, e
         assert str(tmp_path / "citebot.toml") in line
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_ingest_says_aborted_and_exits_130(data: Path, tmp_path: Path):
     folder = tmp_path / "many"
     folder.mkdir()
@@ -209,6 +205,7 @@ def test_ctrl_c_during_ingest_says_aborted_and_exits_130(data: Path, tmp_path: P
     assert report["added"] + report["unchanged"] == 40 and report["unchanged"] >= 1 and report["added"] >= 1
 
 
+@pytest.mark.slow
 def test_an_unreachable_discord_api_is_one_line(data: Path):
     base = f"http://127.0.0.1:{free_port()}/api/v10"  # nothing listens there
     proc = citebot("run", data_dir=data, CITEBOT_DISCORD_API_BASE=base, CITEBOT_LOG_LEVEL="ERROR", timeout=120)
@@ -228,6 +225,7 @@ def _no_such_model(proc: subprocess.CompletedProcess[bytes], seconds: float) -> 
     return line
 
 
+@pytest.mark.slow
 def test_a_mistyped_model_name_fails_fast_in_one_line(data: Path):
     model: dict[str, Any] = {"CITEBOT_EMBEDDING_MODEL": "all-MiniLM-L6-v3"}
     started = time.monotonic()
@@ -255,6 +253,7 @@ NAMESPACED = {"ingest", "ask", "search", "cite", "sources", "forget"}
 WITH_DATA_DIR = NAMESPACED | {"namespaces", "run"}
 
 
+@pytest.mark.slow
 def test_readme_and_cli_agree_on_which_commands_take_namespace_and_data_dir(data: Path):
     section = (ROOT / "README.md").read_text().split("## Command line", 1)[1].split("\n## ", 1)[0]
     assert "All commands take" not in section
@@ -268,6 +267,7 @@ def test_readme_and_cli_agree_on_which_commands_take_namespace_and_data_dir(data
         assert ("--data-dir" in helptext) == (command in WITH_DATA_DIR), command
 
 
+@pytest.mark.slow
 def test_batch_text_mode_labels_answers_and_reports_bad_questions_on_stderr(sample_store: Path, tmp_path: Path):
     questions = tmp_path / "q.txt"
     questions.write_text(f"What did Pompeo demand?\n{'x' * 1001}\nWho is the spokesman for Iran's Foreign Ministry?\n")
@@ -292,6 +292,7 @@ def test_cite_of_an_unknown_id_says_there_is_no_such_document(sample_store: Path
     assert "never ingested here" in line  # not only "no longer in the store": it may never have been
 
 
+@pytest.mark.slow
 def test_the_first_run_says_one_line_while_preparing_the_model(data: Path, tmp_path: Path):
     proc = citebot("search", "harbour", data_dir=data, CITEBOT_MODEL_CACHE_DIR=str(tmp_path / "models"))
     assert proc.returncode == 0, proc.stderr
@@ -302,6 +303,7 @@ def test_the_first_run_says_one_line_while_preparing_the_model(data: Path, tmp_p
     assert len([line for line in err.splitlines() if line.strip()]) == 2, err  # that line and the empty-store note
 
 
+@pytest.mark.slow
 def test_directory_ingest_skips_hidden_folders_and_files(data: Path, tmp_path: Path):
     folder = tmp_path / "repo"
     for name in (".git/notes.md", ".venv/lib/readme.txt", "docs/.draft.md", "docs/guide.md"):
@@ -314,6 +316,7 @@ def test_directory_ingest_skips_hidden_folders_and_files(data: Path, tmp_path: P
     assert [item["source"] for item in report["items"]] == [str(folder / "docs" / "guide.md")]
 
 
+@pytest.mark.slow
 def test_forgetting_the_last_document_does_not_bring_the_sample_back(data: Path):
     first = citebot("ask", "What did Pompeo demand?", "--json", data_dir=data)
     assert "ingested the bundled sample" in text(first.stderr)
@@ -326,6 +329,7 @@ def test_forgetting_the_last_document_does_not_bring_the_sample_back(data: Path)
     assert "namespace 'default' has no documents" in text(again.stderr)  # the empty-namespace hint
 
 
+@pytest.mark.slow
 def test_an_empty_namespace_hints_and_namespaces_lists_them_with_counts(data: Path, tmp_path: Path):
     story = tmp_path / "story.txt"
     story.write_text(article("Lighthouse Restored", ["Volunteers restored the lighthouse on Gull Island in 2021."]))
@@ -345,6 +349,7 @@ def test_an_empty_namespace_hints_and_namespaces_lists_them_with_counts(data: Pa
     assert text(proc.stdout).strip() == f"guild-1  (2 documents, {obj['namespaces'][0]['chunks']} chunks)"
 
 
+@pytest.mark.slow
 def test_an_unchanged_reingest_does_not_claim_zero_chunks(data: Path, tmp_path: Path):
     good = tmp_path / "good.md"
     good.write_text("# River Report\n\nThe river rose two meters overnight.")
@@ -372,6 +377,7 @@ def test_a_multi_source_ingest_reports_items_in_input_order(data: Path, tmp_path
     assert [item["status"] for item in items] == ["failed", "added", "failed", "failed", "added"]
 
 
+@pytest.mark.slow
 def test_cite_quote_json_says_whether_the_match_is_exact(sample_store: Path):
     proc = citebot("cite", "--quote", "No one can force Iran to do anything", "--json", data_dir=sample_store)
     exact = json.loads(text(proc.stdout))

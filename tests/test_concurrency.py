@@ -27,12 +27,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import pytest
+
 from retrieval.catalog import chunk_ids
-from retrieval.embedding import HashingEmbedder
 from retrieval.errors import CitebotError, NotFound
 from retrieval.loaders import load_bytes
 from retrieval.service import CitebotService
 from tests.crash_worker import article, probes
+from tests.doubles import HashingEmbedder
 
 NS = "busy-guild"
 DURATION = float(os.environ.get("CITEBOT_CONCURRENCY_SECONDS", "6"))
@@ -174,7 +176,11 @@ class Reader:
             self.not_found[op] += 1
 
 
-def run_threads(workers: list[Callable[[], None]], seconds: float) -> list[BaseException]:
+def run_threads(
+    workers: list[Callable[[], None]], seconds: float, enough: Callable[[], bool] = lambda: True
+) -> list[BaseException]:
+    """Run for at least `seconds`, then until `enough()` holds: on a loaded machine the same
+    volume of interleavings takes longer, and a fixed time box judged too few of them."""
     stop = threading.Event()
     errors: list[BaseException] = []
 
@@ -189,7 +195,10 @@ def run_threads(workers: list[Callable[[], None]], seconds: float) -> list[BaseE
     threads = [threading.Thread(target=loop, args=(w,), daemon=True) for w in workers]
     for t in threads:
         t.start()
+    deadline = time.monotonic() + max(seconds, 1) * 30
     stop.wait(seconds)
+    while not stop.is_set() and not enough() and time.monotonic() < deadline:
+        stop.wait(0.5)
     stop.set()
     for t in threads:
         t.join(30)
@@ -205,8 +214,9 @@ def check_store(svc: CitebotService, ns: str, expected: dict[str, str]) -> None:
     assert svc.catalog.journal() == []
 
 
+@pytest.mark.slow
 def test_readers_never_see_gone_documents_and_writers_lose_nothing(make_settings):
-    svc = CitebotService(make_settings(), embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(make_settings(), embedder=HashingEmbedder())
     timeline = Timeline()
     writers = [
         Writer("alpha", svc, timeline, [0, 1, 2], random.Random(1)),
@@ -217,7 +227,19 @@ def test_readers_never_see_gone_documents_and_writers_lose_nothing(make_settings
         w.step()
     questions = [*probes([article(i) for i in range(8)]), "What was noted in section 2.1?", "revision report"]
     readers = [Reader(svc, timeline, questions, random.Random(10 + n)) for n in range(READERS)]
-    errors = run_threads([w.step for w in writers] + [r.step for r in readers], DURATION)
+
+    def enough() -> bool:
+        try:
+            ops = sum((w.ops for w in writers), Counter())
+            checked = sum((r.checked for r in readers), Counter())
+        except RuntimeError:  # a worker added a key while we summed: look again later
+            return False
+        return (
+            min(ops["forget"], ops["replaced"], ops["added"]) >= 5
+            and min(checked["citation"], checked["search hit"]) >= 50
+        )
+
+    errors = run_threads([w.step for w in writers] + [r.step for r in readers], DURATION, enough)
     if errors:
         raise errors[0]
 
@@ -241,7 +263,7 @@ def test_readers_never_see_gone_documents_and_writers_lose_nothing(make_settings
 def test_racing_writers_on_the_same_documents(make_settings):
     """Threads ingesting the same documents at once: each lands exactly once; forgetting
     them at once: each goes exactly once, the others get a clean NotFound."""
-    svc = CitebotService(make_settings(), embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(make_settings(), embedder=HashingEmbedder())
     docs = [load(i, 0, f"same-{i}.txt") for i in range(6)]
 
     def ingest_all(seed: int) -> list[str]:
@@ -290,7 +312,7 @@ def test_racing_writers_on_the_same_documents(make_settings):
 
 def test_concurrent_errors_are_clean(make_settings):
     """Bad input from many threads at once still gives only clean errors."""
-    svc = CitebotService(make_settings(), embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(make_settings(), embedder=HashingEmbedder())
     svc.ingest_document(load(0), NS)
     bad = ["", "   ", "x" * 5000, "\x00\x01", "ffffffff-0-10", "[00000000-5-1]", "\ud800 surrogate"]
 
@@ -319,7 +341,7 @@ def test_sentence_cache_keeps_the_first_load_when_a_forget_races_two_readers(mak
     reads a chunk's sentences just before its document is forgotten but caches them only
     after reader X, on the same snapshot, loaded (and cached) the now-empty rows. The cache
     keeps X's load, so every reader of the snapshot scores and quotes the same sentences."""
-    svc = CitebotService(make_settings(), embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(make_settings(), embedder=HashingEmbedder())
     docs = [load(i) for i in range(2)]
     for d in docs:
         svc.ingest_document(d, NS)

@@ -173,10 +173,12 @@ def run_child(server: ForkServer, chain: Chain, op: str, kill: Kill | None, **ex
         argv += [f"--{key.replace('_', '-')}", str(value)]
     pid = server.run(argv, out, err)
     deadline = time.monotonic() + WAIT
-    ready_at = None
+    ready_at = ready = None
     while ready_at is None:
         text = out.read_text() if out.exists() else ""
-        if '"event": "ready"' in text:
+        # Only a newline-terminated line: the child may be in the middle of writing it.
+        ready = next((json.loads(line) for line in text.split("\n")[:-1] if '"event": "ready"' in line), None)
+        if ready is not None:
             ready_at = time.monotonic()
         elif time.monotonic() > deadline:
             os.kill(pid, signal.SIGKILL)
@@ -187,7 +189,7 @@ def run_child(server: ForkServer, chain: Chain, op: str, kill: Kill | None, **ex
         else:
             time.sleep(0.002)
     if kill is not None:
-        ready = next(json.loads(line) for line in text.splitlines() if '"event": "ready"' in line)
+        assert ready is not None
         work = max(1, ready["work"])
         anchor, delay = ready_at, kill.fraction * kill.seconds_per_doc * work
         if kill.jitter is not None:
@@ -314,10 +316,10 @@ def check_run(
 def check_final(chain: Chain) -> None:
     """Open the data dir in this process (never opened here before) and check everything."""
     from config import load_settings
-    from retrieval.embedding import HashingEmbedder
     from retrieval.service import CitebotService
+    from tests.doubles import HashingEmbedder
 
-    svc = CitebotService(load_settings(data_dir=chain.data), embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(load_settings(data_dir=chain.data), embedder=HashingEmbedder())
     assert svc.catalog.journal() == []
     docs = svc.sources(NAMESPACE)
     assert {d.source: d.id for d in docs} == expected_docs(chain.docs)

@@ -8,9 +8,7 @@ from pathlib import Path
 import pytest
 
 from config import load_settings
-from retrieval.embedding import HashingEmbedder
-from retrieval.errors import CitebotError
-from retrieval.evaluation import (
+from evaluation.harness import (
     Article,
     _Tally,
     answer_hit,
@@ -24,67 +22,9 @@ from retrieval.evaluation import (
     markdown,
     split_articles,
 )
-
-ARTICLES = {
-    "Volcano_Island": [
-        (
-            "Mount Keller is a shield volcano on Tarven Island. It last erupted in 1894, burying the harbour "
-            "town of Ossel under grey ash. Geologists from Lund measured the caldera at four kilometres across.",
-            [
-                ("When did Mount Keller last erupt?", "1894"),
-                ("Which harbour town was buried under ash?", "Ossel"),
-            ],
-        ),
-        (
-            "Farmers on Tarven Island grow saffron on the volcanic slopes. The crop is harvested by hand every "
-            "October and shipped to markets in Bergen.",
-            [("Where is the saffron shipped?", "Bergen")],
-        ),
-    ],
-    "Chess_Club": [
-        (
-            "The Marlow Chess Club was founded in 1921 by the schoolteacher Agnes Whitby. Its members play every "
-            "Thursday evening in the library of the old corn exchange.",
-            [
-                ("Who founded the Marlow Chess Club?", "Agnes Whitby"),
-                ("On which evening do the chess members play?", "Thursday"),
-            ],
-        ),
-    ],
-    "River_Barges": [
-        (
-            "Wooden barges carried coal along the Denholm canal until 1962. Each barge was pulled by a single horse "
-            "walking on the towpath beside the water.",
-            [
-                ("What did the barges carry along the Denholm canal?", "coal"),
-                ("What pulled each barge?", "a single horse"),
-            ],
-        ),
-    ],
-}
-
-
-def write_squad(path: Path) -> Path:
-    data = []
-    for title, paragraphs in ARTICLES.items():
-        paras = []
-        for n, (context, qas) in enumerate(paragraphs):
-            paras.append(
-                {
-                    "context": context,
-                    "qas": [
-                        {
-                            "id": f"{title}-{n}-{i}",
-                            "question": question,
-                            "answers": [{"text": answer, "answer_start": context.index(answer)}],
-                        }
-                        for i, (question, answer) in enumerate(qas)
-                    ],
-                }
-            )
-        data.append({"title": title, "paragraphs": paras})
-    path.write_text(json.dumps({"version": "1.1", "data": data}), encoding="utf-8")
-    return path
+from retrieval.errors import CitebotError
+from tests.builders import write_squad
+from tests.doubles import HashingEmbedder
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from retrieval.fetching import FetchPolicy, check_url, fetch
 from tests.builders import ARTICLE_HTML, make_pdf
 from tests.http_server import closed_port, send, serve, slow
 
-LOCAL = FetchPolicy(allowlist=("127.0.0.1",), timeout_seconds=2.0, max_bytes=50_000, max_redirects=2)
+LOCAL = FetchPolicy.shipped(allowlist=("127.0.0.1",), timeout_seconds=2.0, max_bytes=50_000, max_redirects=2)
 
 
 def routes(base_holder: dict):
@@ -48,10 +48,10 @@ def server(tmp_path: Path):
 
 
 def test_ingest_url_from_a_local_server(make_settings, server):
-    from retrieval.embedding import HashingEmbedder
     from retrieval.service import CitebotService
+    from tests.doubles import HashingEmbedder
 
-    svc = CitebotService(make_settings(url_allowlist=["127.0.0.1"]), embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(make_settings(url_allowlist=["127.0.0.1"]), embedder=HashingEmbedder())
     report = svc.ingest([f"{server}/to-article", f"{server}/missing", f"{server}/image"])
     assert [i.status for i in report.items] == ["added", "failed", "failed"]
     assert "HTTP error 404" in report.items[1].error
@@ -72,7 +72,7 @@ def test_size_time_and_connection_failures(server):
     with pytest.raises(SourceTooLarge, match="50,000"):
         fetch(f"{server}/big", LOCAL)
     with pytest.raises(FetchError, match="timed out"):
-        fetch(f"{server}/slow", FetchPolicy(allowlist=("127.0.0.1",), timeout_seconds=0.5))
+        fetch(f"{server}/slow", FetchPolicy.shipped(allowlist=("127.0.0.1",), timeout_seconds=0.5))
     with pytest.raises(FetchError, match="cannot fetch"):
         fetch(f"http://127.0.0.1:{closed_port()}/", LOCAL)
 
@@ -101,7 +101,7 @@ def test_size_time_and_connection_failures(server):
 )
 def test_refuses_non_public_destinations_by_default(url, reason):
     with pytest.raises(BlockedURL, match=reason):
-        check_url(url, FetchPolicy())
+        check_url(url, FetchPolicy.shipped())
 
 
 def test_redirects_are_rechecked(server):
@@ -113,27 +113,27 @@ def test_redirects_are_rechecked(server):
 
 
 def test_allowlist_by_network_and_allow_private(server):
-    assert fetch(f"{server}/article", FetchPolicy(allowlist=("127.0.0.0/8",))).content
-    assert fetch(f"{server}/article", FetchPolicy(allow_private=True)).content
+    assert fetch(f"{server}/article", FetchPolicy.shipped(allowlist=("127.0.0.0/8",))).content
+    assert fetch(f"{server}/article", FetchPolicy.shipped(allow_private=True)).content
     with pytest.raises(BlockedURL):
-        fetch(f"{server}/article", FetchPolicy())
+        fetch(f"{server}/article", FetchPolicy.shipped())
 
 
 def test_unresolvable_host_is_a_clear_error():
     with pytest.raises(FetchError, match="cannot resolve host"):
-        check_url("http://no-such-host.invalid/", FetchPolicy())
+        check_url("http://no-such-host.invalid/", FetchPolicy.shipped())
 
 
 def test_a_page_without_content_type_or_suffix_is_sniffed(make_settings, server):
     """No Content-Type and no suffix: HTML and PDF are recognised by their first bytes; other
     bytes (and a declared type, even a useless one) are not guessed at."""
-    from retrieval.embedding import HashingEmbedder
     from retrieval.service import CitebotService
+    from tests.doubles import HashingEmbedder
 
     assert fetch(f"{server}/page-without-type", LOCAL).content_type == "text/html"
     assert fetch(f"{server}/pdf-without-type", LOCAL).content_type == "application/pdf"
     assert fetch(f"{server}/binary-without-type", LOCAL).content_type is None
-    svc = CitebotService(make_settings(url_allowlist=["127.0.0.1"]), embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(make_settings(url_allowlist=["127.0.0.1"]), embedder=HashingEmbedder())
     paths = ["/page-without-type", "/pdf-without-type", "/binary-without-type", "/octet-stream-html"]
     report = svc.ingest([server + p for p in paths])
     assert [i.status for i in report.items] == ["added", "added", "failed", "failed"]

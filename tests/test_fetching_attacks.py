@@ -69,7 +69,7 @@ def test_dns_rebinding_never_reaches_loopback(sites, start):
     the fetch must connect to the address it checked, on the first request and after a
     redirect, with the Host header (and SNI, for https) still the name."""
     url = "http://" + start.format(internal=sites.internal_port, public=sites.public_port)
-    fetched = fetch(url, FetchPolicy(timeout_seconds=5.0))
+    fetched = fetch(url, FetchPolicy.shipped(timeout_seconds=5.0))
     assert sites.internal_log == []
     assert b"forty thousand homes" in fetched.content
     assert sites.public_log[-1] == ("/page", f"rebind.test:{sites.internal_port}")
@@ -81,15 +81,15 @@ def test_an_allowlisted_network_does_not_let_other_addresses_through(sites, star
     every address the fetch may use must pass, so it is refused."""
     url = "http://" + start.format(internal=sites.internal_port, public=sites.public_port)
     with pytest.raises(BlockedURL, match=r"multi\.test resolves to a loopback address"):
-        fetch(url, FetchPolicy(allowlist=("10.0.0.0/8",), timeout_seconds=5.0))
+        fetch(url, FetchPolicy.shipped(allowlist=("10.0.0.0/8",), timeout_seconds=5.0))
     assert sites.internal_log == []
 
 
 def test_an_allowlisted_network_still_works(sites):
-    fetched = fetch(f"http://intranet.test:{sites.internal_port}/page", FetchPolicy(allowlist=("10.0.0.0/8",)))
+    fetched = fetch(f"http://intranet.test:{sites.internal_port}/page", FetchPolicy.shipped(allowlist=("10.0.0.0/8",)))
     assert b"forty thousand homes" in fetched.content and sites.internal_log == []
     with pytest.raises(BlockedURL, match="private"):
-        fetch(f"http://intranet.test:{sites.internal_port}/page", FetchPolicy())
+        fetch(f"http://intranet.test:{sites.internal_port}/page", FetchPolicy.shipped())
 
 
 def test_https_to_the_checked_address_keeps_sni_and_certificate_checks(monkeypatch, tmp_path):
@@ -115,13 +115,13 @@ def test_https_to_the_checked_address_keeps_sni_and_certificate_checks(monkeypat
         net.names["rebind.test"] = [[PUBLIC_IP], ["127.0.0.1"]]
         net.names["other.test"] = [[PUBLIC_IP]]
         net.routes[(PUBLIC_IP, port)] = ("127.0.0.1", int(public.rsplit(":", 1)[1]))
-        fetched = fetch(f"https://rebind.test:{port}/page", FetchPolicy(timeout_seconds=5.0))
+        fetched = fetch(f"https://rebind.test:{port}/page", FetchPolicy.shipped(timeout_seconds=5.0))
         assert b"forty thousand homes" in fetched.content
         assert internal_log == [] and public_log == [("/page", f"rebind.test:{port}")]
         assert server_names == ["rebind.test"]
         # The same server under a name its certificate does not carry: verification fails.
         with pytest.raises(FetchError, match="cannot fetch"):
-            fetch(f"https://other.test:{port}/page", FetchPolicy(timeout_seconds=5.0))
+            fetch(f"https://other.test:{port}/page", FetchPolicy.shipped(timeout_seconds=5.0))
         assert public_log == [("/page", f"rebind.test:{port}")]
 
 
@@ -171,7 +171,7 @@ def bombs():
         yield base
 
 
-LOCAL = FetchPolicy(allowlist=("127.0.0.1",), timeout_seconds=20.0, max_bytes=CAP)
+LOCAL = FetchPolicy.shipped(allowlist=("127.0.0.1",), timeout_seconds=20.0, max_bytes=CAP)
 
 
 @pytest.mark.parametrize("path", ["/gzip-gzip", "/gzip", "/zstd", "/gzip-zstd"])

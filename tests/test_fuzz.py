@@ -36,7 +36,6 @@ from hypothesis import strategies as st
 
 from config import load_settings
 from retrieval.citations import Folded, citation_id, context_window, find_in_text, parse_citation_id
-from retrieval.embedding import HashingEmbedder
 from retrieval.errors import (
     BlockedURL,
     CitebotError,
@@ -50,6 +49,7 @@ from retrieval.fetching import FetchPolicy, check_url, fetch
 from retrieval.loaders import Limits, load_bytes, load_path
 from retrieval.service import CitebotService, sample_path
 from tests.builders import ARTICLE_HTML, make_pdf, pdf_from_objects
+from tests.doubles import HashingEmbedder, Utf8Embedder
 from tests.http_server import serve
 
 SCALE = float(os.environ.get("CITEBOT_FUZZ_SCALE", "1"))
@@ -158,6 +158,7 @@ HTML_DROP_TREE = (  # AssertionError from lxml's drop_tree() inside htmldate (vi
 )
 
 
+@pytest.mark.slow
 @fuzz(1000)
 @given(
     data=st.one_of(st.binary(max_size=3000), st.binary(max_size=3000).map(lambda b: b"%PDF-1." + b)),
@@ -171,10 +172,11 @@ def test_arbitrary_bytes_under_every_suffix(data, suffix):
     result = clean(load_bytes, data, "upload" + suffix)
     if not isinstance(result, CitebotError):
         assert result.text and result.text == result.text.strip()
-        assert result.id and len(result.text) <= Limits().max_chars
+        assert result.id and len(result.text) <= Limits.shipped().max_chars
 
 
 # Per-suffix budgets: the test above draws the suffix; these make sure each gets its share.
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", SUFFIXES)
 @fuzz(750)
 @given(
@@ -195,6 +197,7 @@ def test_bytes_per_suffix_and_declared_type(suffix, data, content_type):
 ENCODINGS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "latin-1", "cp1252", "shift_jis", "koi8-r"]
 
 
+@pytest.mark.slow
 @fuzz(1000)
 @given(
     text=st.text(max_size=800),
@@ -241,6 +244,7 @@ def mutate(data: bytes, mutations) -> bytes:
     return bytes(b)
 
 
+@pytest.mark.slow
 @fuzz(1500)
 @given(seed=st.sampled_from(range(len(SEEDS))), mutations=st.lists(MUTATION, min_size=1, max_size=8))
 # /FlateDecode -> /FlateDxcode: NotImplementedError ("Unsupported filter") before the fix
@@ -346,6 +350,7 @@ HTML_TOKEN = st.one_of(
 )
 
 
+@pytest.mark.slow
 @fuzz(800)
 @given(
     tokens=st.lists(HTML_TOKEN, max_size=60),
@@ -364,7 +369,7 @@ def test_html_regression_and_extreme_nesting():
     assert isinstance(clean(load_bytes, HTML_DROP_TREE, "x.html"), UnsupportedSource | CitebotError)
     for tag in ("div", "b", "table"):
         deep = (f"<{tag}>" * 1_000_000 + "<p>Buried text.</p>" + f"</{tag}>" * 1_000_000).encode()
-        assert len(deep) < Limits().max_bytes
+        assert len(deep) < Limits.shipped().max_bytes
         clean(load_bytes, deep, "deep.html", limit=5)
     # Deep (up to libxml2's depth limit of 256; deeper text is not extracted: a clean
     # "no article text" error), but with a real article inside: still extracted.
@@ -377,7 +382,7 @@ def test_html_regression_and_extreme_nesting():
 @pytest.mark.parametrize("suffix", SUFFIXES)
 def test_oversize_input_is_refused_before_parsing(suffix, tmp_path: Path):
     big = (b"%PDF-1.4\n" if suffix == ".pdf" else b"<p>") + b"word " * 6_000_000  # ~30 MB
-    assert len(big) > Limits().max_bytes
+    assert len(big) > Limits.shipped().max_bytes
     tracemalloc.start()
     started = time.perf_counter()
     try:
@@ -402,7 +407,7 @@ def test_oversize_input_is_refused_before_parsing(suffix, tmp_path: Path):
 
 
 def test_character_limit_after_decoding():
-    result = clean(load_bytes, "é".encode() * 3000, "x.txt", limits=Limits(max_bytes=10_000, max_chars=2000))
+    result = clean(load_bytes, "é".encode() * 3000, "x.txt", limits=Limits.shipped(max_bytes=10_000, max_chars=2000))
     assert isinstance(result, SourceTooLarge) and "characters" in str(result)
 
 
@@ -466,11 +471,12 @@ POLICIES = st.builds(
 )
 
 
+@pytest.mark.slow
 @fuzz(2000)
 @given(url=URLS, policy=POLICIES)
-@example(url="http://" + "a" * 100_000 + ".invalid/", policy=FetchPolicy())
-@example(url="http://[::1/", policy=FetchPolicy())
-@example(url="http://\udc80/", policy=FetchPolicy())
+@example(url="http://" + "a" * 100_000 + ".invalid/", policy=FetchPolicy.shipped())
+@example(url="http://[::1/", policy=FetchPolicy.shipped())
+@example(url="http://\udc80/", policy=FetchPolicy.shipped())
 def test_check_url_only_raises_clean_errors(no_dns, url, policy):
     CASES["check_url"] += 1
     result = clean(check_url, url, policy)
@@ -490,6 +496,7 @@ def raw_server():
         yield base, state
 
 
+@pytest.mark.slow
 @fuzz(250)
 @given(
     status=st.sampled_from([200, 301, 302, 303, 307, 308, 404, 500, 100, 204, 999]),
@@ -530,7 +537,7 @@ def test_fetch_of_any_http_response(no_dns, raw_server, status, location, conten
         "short": f"Content-Length: {len(body) + 10}\r\n".encode(),
     }[length]
     state["response"] = head + b"Connection: close\r\n\r\n" + body
-    policy = FetchPolicy(allowlist=("127.0.0.1",), timeout_seconds=0.5, max_bytes=5000, max_redirects=2)
+    policy = FetchPolicy.shipped(allowlist=("127.0.0.1",), timeout_seconds=0.5, max_bytes=5000, max_redirects=2)
     clean(fetch, base + "/r", policy)
 
 
@@ -538,10 +545,10 @@ def test_fetch_regression_invalid_url_after_the_guard(no_dns, make_settings, raw
     """Control characters pass urlsplit and the guard but not httpx (InvalidURL, a traceback
     before the fix in fetching.py); through the service they must give a failed item."""
     base, _ = raw_server
-    policy = FetchPolicy(allowlist=("127.0.0.1",), timeout_seconds=1.0)
+    policy = FetchPolicy.shipped(allowlist=("127.0.0.1",), timeout_seconds=1.0)
     for url in (base + "/\x7f", base + "/r\x00", base + "/" + "a" * 70_000):
         assert isinstance(clean(fetch, url, policy), BlockedURL | FetchError)
-    svc = CitebotService(make_settings(url_allowlist=["127.0.0.1"]), embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(make_settings(url_allowlist=["127.0.0.1"]), embedder=HashingEmbedder())
     report = clean(svc.ingest, [base + "/\x7f"], "fuzz")
     assert report.items[0].status == "failed" and report.items[0].error
 
@@ -563,7 +570,7 @@ def test_fetch_stops_reading_at_the_size_limit():
         tracemalloc.start()
         try:
             result = clean(
-                fetch, base + "/endless", FetchPolicy(allowlist=("127.0.0.1",), max_bytes=1_000_000), limit=10
+                fetch, base + "/endless", FetchPolicy.shipped(allowlist=("127.0.0.1",), max_bytes=1_000_000), limit=10
             )
             peak = tracemalloc.get_traced_memory()[1]
         finally:
@@ -572,23 +579,11 @@ def test_fetch_stops_reading_at_the_size_limit():
 
 
 # -- the service API's strings ------------------------------------------------------------
-class Utf8Embedder(HashingEmbedder):
-    """The hashing embedder, as strict about its input as a real tokenizer: Hugging Face
-    tokenizers raise TypeError on text that is not valid Unicode (lone surrogates)."""
-
-    def embed_query(self, text):
-        text.encode("utf-8")
-        return super().embed_query(text)
-
-    def embed_chunks(self, texts, spans):
-        for text in texts:
-            text.encode("utf-8")
-        return super().embed_chunks(texts, spans)
-
-
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory) -> CitebotService:
-    service = CitebotService(load_settings(data_dir=tmp_path_factory.mktemp("fuzz") / "data"), embedder=Utf8Embedder())
+    service = CitebotService.from_settings(
+        load_settings(data_dir=tmp_path_factory.mktemp("fuzz") / "data"), embedder=Utf8Embedder()
+    )
     service.ingest([sample_path()], "fuzz")
     service.ingest_bytes(ARTICLE_HTML.encode(), "dam.html", "fuzz")
     return service
@@ -629,6 +624,7 @@ STRINGS = st.one_of(
 SERVICE_OPS = ["ask", "search", "cite", "find_quote", "lookup", "resolve_document", "forget_missing"]
 
 
+@pytest.mark.slow
 @fuzz(1500)
 @given(
     op=st.sampled_from(SERVICE_OPS),
@@ -670,6 +666,7 @@ def test_service_strings(svc, op, value, history, ns):
         assert svc.catalog.text(ns.strip(), doc_id)[start:end] == quote
 
 
+@pytest.mark.slow
 @fuzz(400)
 @given(data=st.binary(max_size=1500), suffix=st.sampled_from(SUFFIXES))
 def test_uploads_through_the_service(svc, data, suffix):
@@ -696,7 +693,7 @@ def test_uploads_left_the_store_consistent(svc):
 def test_lone_surrogates_never_reach_the_real_tokenizer(real_embedder, make_settings):
     """Found by fuzzing: a lone surrogate (a JSON "\\ud800" escape) in a question or in the
     thread history made the real model's tokenizer raise TypeError, a traceback."""
-    service = CitebotService(make_settings(), embedder=real_embedder)
+    service = CitebotService.from_settings(make_settings(), embedder=real_embedder)
     service.ingest([sample_path()])
     for question in ("What did \ud800 Pompeo demand?", "\udfff\udfff", "and he?"):
         answer = clean(service.ask, question, history=["What did Pompeo \udc80 demand?"])
@@ -715,6 +712,7 @@ def test_huge_strings_are_refused_by_length_first(svc):
 
 
 # -- citation ids, quotes, context windows ------------------------------------------------
+@pytest.mark.slow
 @fuzz(1500)
 @given(text=st.one_of(st.text(max_size=60), CIDS))
 @example(text=" " * 100_000 + "x")
@@ -728,6 +726,7 @@ def test_parse_citation_id(text):
         assert parse_citation_id(citation_id(prefix + "0" * 8, start, end)) == parsed
 
 
+@pytest.mark.slow
 @fuzz(1000)
 @given(quote=st.text(max_size=200), text=st.text(max_size=600), data=st.data())
 def test_find_in_text_and_context_window(quote, text, data):

@@ -37,7 +37,7 @@ def test_slow_html_is_stopped_at_the_time_limit():
     # More text per element passes the ratio check; the worker's time limit still holds.
     soup = b"<html><body>" + b"<p>twelve chars</p><b><i><u>" * 9_000 + b"</body></html>"
     with pytest.raises(UnsupportedSource, match=r"took longer than 0\.5 seconds"):
-        load_bytes(soup, "soup.html", limits=Limits(max_seconds=0.5))
+        load_bytes(soup, "soup.html", limits=Limits.shipped(max_seconds=0.5))
 
 
 def test_big_real_page_is_not_refused():

@@ -27,12 +27,14 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precon
 from config import load_settings
 from retrieval.catalog import chunk_ids
 from retrieval.citations import citation_id
-from retrieval.embedding import HashingEmbedder
 from retrieval.errors import NotFound
 from retrieval.loaders import load_bytes
 from retrieval.models import Document
 from retrieval.service import CitebotService
 from retrieval.vectorstore import collection_name
+from tests.doubles import HashingEmbedder
+
+pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
 
 WORDS = "harbor council budget river school bridge market station library museum ferry tunnel".split()
 TITLES = ["Weekly Notes", "Council Minutes", "Harbor Report"]  # shared on purpose
@@ -44,7 +46,7 @@ STATS: Counter = Counter()
 @pytest.fixture(scope="module", autouse=True)
 def service(tmp_path_factory):
     global _service
-    _service = CitebotService(
+    _service = CitebotService.from_settings(
         load_settings(data_dir=tmp_path_factory.mktemp("isolation") / "data"), embedder=HashingEmbedder()
     )
     yield _service

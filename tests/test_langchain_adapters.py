@@ -1,6 +1,8 @@
-from retrieval.embedding import HashingEmbedder
+import pytest
+
 from retrieval.langchain_adapters import CitebotRetriever, LangChainEmbeddings
 from retrieval.service import sample_path
+from tests.doubles import HashingEmbedder
 
 
 def test_retriever_returns_documents_with_exact_citations(fast_service):
@@ -20,3 +22,13 @@ def test_embeddings_adapter_matches_the_embedder():
     adapter = LangChainEmbeddings(embedder)
     assert adapter.embed_query("alpha") == embedder.embed_query("alpha").tolist()
     assert len(adapter.embed_documents(["a b", "c"])) == 2
+
+
+async def test_retriever_takes_k_per_call_sync_and_async(fast_service):
+    fast_service.ingest([sample_path()])
+    retriever = CitebotRetriever(service=fast_service)  # k=5 by default
+    assert len(retriever.invoke("Pompeo Heritage Foundation speech", k=1)) == 1
+    assert len(await retriever.ainvoke("Pompeo Heritage Foundation speech", k=2)) == 2
+    assert len(retriever.invoke("Pompeo Heritage Foundation speech", verbose=True)) == 5
+    with pytest.raises(TypeError, match="top_k"):
+        retriever.invoke("Pompeo", top_k=1)

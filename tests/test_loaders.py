@@ -87,9 +87,9 @@ def test_bad_inputs_raise_clear_errors(data, name, error, message):
 
 def test_size_limits_are_checked_before_parsing():
     with pytest.raises(SourceTooLarge, match="over the limit"):
-        load_bytes(b"x" * 101, "big.txt", limits=Limits(max_bytes=100))
+        load_bytes(b"x" * 101, "big.txt", limits=Limits.shipped(max_bytes=100))
     with pytest.raises(SourceTooLarge, match="characters"):
-        load_bytes(b"word " * 100, "long.txt", limits=Limits(max_chars=50))
+        load_bytes(b"word " * 100, "long.txt", limits=Limits.shipped(max_chars=50))
 
 
 def test_missing_path_and_directory_expansion(tmp_path: Path):

@@ -212,7 +212,7 @@ def test_a_tampered_model_file_is_refused(tmp_path, monkeypatch):
 
 def test_the_reranker_can_be_switched_off(make_settings):
     assert load_reranker(RerankerConfig("none", 96, 1)) is None
-    svc = CitebotService(make_settings(reranker_model="none"))
+    svc = CitebotService.from_settings(make_settings(reranker_model="none"))
     assert svc.searcher.reranker is None
 
 

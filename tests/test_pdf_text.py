@@ -46,7 +46,7 @@ def test_a_pdf_that_is_slow_to_parse_is_stopped_at_the_time_limit():
     assert len(data) < 40_000
     started = time.perf_counter()
     with pytest.raises(UnsupportedSource, match="took longer than 2 seconds"):
-        load_bytes(data, "slow.pdf", limits=Limits(max_seconds=2))
+        load_bytes(data, "slow.pdf", limits=Limits.shipped(max_seconds=2))
     assert time.perf_counter() - started < 10
     # The stopped worker is replaced: the next PDF loads as usual.
     doc = load_bytes(shared_stream_pdf(1, b"BT /F1 12 Tf 72 712 Td (The dam opened.) Tj ET\n"), "ok.pdf")
@@ -62,7 +62,7 @@ def test_the_character_limit_is_checked_as_pages_are_read():
     many = shared_stream_pdf(40, text_ops * 1500)  # ~36,000 characters a page, 40 pages
     started = time.perf_counter()
     with pytest.raises(SourceTooLarge, match="over the limit of 50,000 characters"):
-        load_bytes(many, "many.pdf", limits=Limits(max_chars=50_000))
+        load_bytes(many, "many.pdf", limits=Limits.shipped(max_chars=50_000))
     refused_after = time.perf_counter() - started
     # Refused within the second page, not after reading all forty.
     assert refused_after < 6 * page_seconds + 1.0, (refused_after, page_seconds)

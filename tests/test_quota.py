@@ -13,7 +13,6 @@ any bound while everything within the bounds is accepted.
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,15 +20,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import retrieval.catalog as catalog_module
-import retrieval.service as service_module
+import retrieval.quota as quota_module
+import retrieval.sqlite_catalog as catalog_module
 from config import load_settings
 from retrieval.catalog import chunk_ids
-from retrieval.embedding import HashingEmbedder
 from retrieval.errors import LimitReached
 from retrieval.loaders import load_bytes
 from retrieval.service import CitebotService, Quota
 from tests.builders import article
+from tests.doubles import Clock, HashingEmbedder
 
 
 def text(i: int, version: int = 0, filler: int = 0) -> str:
@@ -56,23 +55,10 @@ def consistent(svc: CitebotService, ns: str) -> list:
     return docs
 
 
-class Clock:
-    """Stands in for the ``time`` module of the service and the catalog: real time plus an offset."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def time(self) -> float:
-        return time.time() + self.offset
-
-    def perf_counter(self) -> float:
-        return time.perf_counter()
-
-
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     c = Clock()
-    monkeypatch.setattr(service_module, "time", c)
+    monkeypatch.setattr(quota_module, "time", c)
     monkeypatch.setattr(catalog_module, "time", c)  # the ingest events' timestamps
     return c
 
@@ -80,7 +66,9 @@ def clock(monkeypatch) -> Clock:
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory) -> CitebotService:
     """One service for the property test (fresh namespaces per example)."""
-    return CitebotService(load_settings(data_dir=tmp_path_factory.mktemp("quota") / "data"), embedder=HashingEmbedder())
+    return CitebotService.from_settings(
+        load_settings(data_dir=tmp_path_factory.mktemp("quota") / "data"), embedder=HashingEmbedder()
+    )
 
 
 def check_message(exc: BaseException, *needles: str) -> None:
@@ -100,11 +88,13 @@ def test_document_limit_is_exact_and_refusals_leave_no_trace(fast_service, tmp_p
     report = fast_service.ingest(paths, "g", quota=quota)
     assert [i.status for i in report.items] == ["added"] * 3 + ["failed"] * 2
     for item in report.items[3:]:
-        assert item.error == "this server already has 3 documents (the limit is 3)"
+        assert item.error == "this namespace already has 3 documents (the limit is 3)"
     assert len(consistent(fast_service, "g")) == 3
     with pytest.raises(LimitReached) as refused:
         fast_service.check_quota("g", quota)
     check_message(refused.value, "3 documents", "limit is 3")
+    # Structured, so each interface words it for its users ("This server ..." in Discord).
+    assert (refused.value.bound, refused.value.limit, refused.value.current) == ("documents", 3, 3)
 
     # At the limit: the same content again is no new document, and neither is a new
     # version of a document already there (a replacement keeps the count).
@@ -145,7 +135,7 @@ def test_byte_limit_boundary(fast_service):
     assert {d.id for d in consistent(fast_service, "g")} == {smaller.id, b.id}
 
 
-def test_hourly_limit_counts_committed_ingests_and_survives_restarts(fast_service, clock, tmp_path: Path):
+def test_hourly_limit_counts_committed_ingests_and_survives_restarts(fast_service, settings, clock, tmp_path: Path):
     quota = Quota(ingests_per_hour=2)
     assert fast_service.ingest_document(doc(1), "g", quota=quota).status == "added"
     # Neither an unchanged re-ingest nor a failed one uses the allowance.
@@ -158,7 +148,7 @@ def test_hourly_limit_counts_committed_ingests_and_survives_restarts(fast_servic
     check_message(refused.value, "2 ingests per hour")
     # Forgetting does not give the allowance back, and neither does a restart.
     fast_service.forget(doc(2).id, "g")
-    reopened = CitebotService(fast_service.settings, embedder=HashingEmbedder())
+    reopened = CitebotService.from_settings(settings, embedder=HashingEmbedder())
     with pytest.raises(LimitReached, match="per hour"):
         reopened.check_quota("g", quota)
     report = reopened.ingest_bytes(text(3).encode(), "r3.txt", "g", quota=quota)
@@ -182,19 +172,19 @@ def test_limits_are_per_namespace(fast_service):
         assert [d.id for d in consistent(fast_service, ns)] == [doc(1).id]
 
 
-def test_zero_is_unlimited_and_settings_configure_the_bounds(fast_service, monkeypatch):
+def test_zero_is_unlimited_and_settings_configure_the_bounds(fast_service, settings, monkeypatch):
     for i in range(12):
         assert fast_service.ingest_document(doc(i), "g", quota=Quota()).status == "added"
     fast_service.check_quota("g", Quota(), 10**12)
     monkeypatch.setenv("CITEBOT_GUILD_MAX_DOCUMENTS", "7")
     monkeypatch.setenv("CITEBOT_GUILD_MAX_BYTES", "12345")
     monkeypatch.setenv("CITEBOT_GUILD_INGESTS_PER_HOUR", "4")
-    s = load_settings(data_dir=fast_service.settings.data_dir)
+    s = load_settings(data_dir=settings.data_dir)
     assert (s.guild_max_documents, s.guild_max_bytes, s.guild_ingests_per_hour) == (7, 12345, 4)
     monkeypatch.delenv("CITEBOT_GUILD_MAX_DOCUMENTS")
-    assert load_settings(data_dir=fast_service.settings.data_dir).guild_max_documents > 0  # a default bound
+    assert load_settings(data_dir=settings.data_dir).guild_max_documents > 0  # a default bound
     with pytest.raises(ValueError):  # pydantic's ValidationError: a negative bound is a config error
-        load_settings(data_dir=fast_service.settings.data_dir, guild_max_documents=-1)
+        load_settings(data_dir=settings.data_dir, guild_max_documents=-1)
 
 
 @pytest.mark.parametrize("bound", ["documents", "bytes", "hourly"])

@@ -11,20 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.embedding import HashingEmbedder
 from retrieval.lexical import tokenize
 from retrieval.loaders import content_id
-from retrieval.models import Document
 from retrieval.questions import AnswerType, can_answer, expected_type
 from retrieval.search import NamespaceIndex, Retrieved
 from retrieval.service import CitebotService
-from tests.builders import article
+from tests.builders import article, doc
+from tests.doubles import HashingEmbedder
 
 NS = "ranking"
-
-
-def doc(text: str, source: str, title: str = "T") -> Document:
-    return Document(id=content_id(text), text=text, source=source, title=title)
 
 
 # -- answer types ---------------------------------------------------------------------
@@ -72,7 +67,7 @@ def test_a_when_question_prefers_the_sentence_with_a_date(make_settings, penalty
     (The reranker is off: it alone would prefer the dated sentence.)"""
     from retrieval.answering import ExtractiveAnswerer
 
-    svc = CitebotService(make_settings(reranker_model="none"), embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(make_settings(reranker_model="none"), embedder=HashingEmbedder())
     text = article(
         "Harbor Bridge",
         [
@@ -91,7 +86,7 @@ def test_a_when_question_prefers_the_sentence_with_a_date(make_settings, penalty
 # -- phrase matches -------------------------------------------------------------------
 def test_adjacent_question_terms_rank_a_chunk_first(make_settings):
     """Both documents hold every term of the question; one holds "Von Miller" as a name."""
-    svc = CitebotService(make_settings(), embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(make_settings(), embedder=HashingEmbedder())
     scattered = article(
         "Game notes",
         ["Miller, the kicker, was named in the report by Von, a reporter who covered every game of the season."],
@@ -107,7 +102,7 @@ def test_adjacent_question_terms_rank_a_chunk_first(make_settings):
 
 
 def test_phrase_share_counts_adjacent_terms_only(make_settings):
-    svc = CitebotService(make_settings(), embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(make_settings(), embedder=HashingEmbedder())
     text = article("Notes", ["Super Bowl tickets sold out quickly.", "The bowl was super full of soup."])
     svc.ingest_document(doc(text, "notes"), NS)
     index = svc.searcher.index(NS)
@@ -153,7 +148,9 @@ def _sentence_spans(svc: CitebotService, doc_id: str) -> list[tuple[int, int]]:
 def fast_catalog_service(tmp_path_factory):
     from config import load_settings
 
-    svc = CitebotService(load_settings(data_dir=tmp_path_factory.mktemp("rows")), embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(
+        load_settings(data_dir=tmp_path_factory.mktemp("rows")), embedder=HashingEmbedder()
+    )
     docs = [
         doc(article(f"Story {n}", [f"Sentence {i} of story {n} says something new." for i in range(30)]), f"s{n}")
         for n in range(3)
@@ -173,14 +170,14 @@ def test_sentence_terms_are_stored_at_ingest(fast_service):
 
 def test_a_catalog_from_before_stored_terms_is_migrated_and_still_answers(make_settings):
     settings = make_settings()
-    svc = CitebotService(settings, embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(settings, embedder=HashingEmbedder())
     text = article("Votes", ["The council voted on Monday to close the harbour.", "Fishermen protested loudly."])
     svc.ingest_document(doc(text, "votes"), NS)
     expected = svc.ask("When did the council vote to close the harbour?", NS)
     # Make it an old catalog: the sentences table without the terms column.
     with sqlite3.connect(svc.catalog.path) as db:
         db.execute("ALTER TABLE sentences DROP COLUMN terms")
-    reopened = CitebotService(settings, embedder=HashingEmbedder())
+    reopened = CitebotService.from_settings(settings, embedder=HashingEmbedder())
     with sqlite3.connect(reopened.catalog.path) as db:
         assert db.execute("SELECT COUNT(*) FROM sentences WHERE terms IS NULL").fetchone()[0] > 0
     answer = reopened.ask("When did the council vote to close the harbour?", NS)
@@ -188,7 +185,7 @@ def test_a_catalog_from_before_stored_terms_is_migrated_and_still_answers(make_s
 
 
 def test_candidates_sentences_are_read_in_one_query_and_cached(make_settings, monkeypatch):
-    svc = CitebotService(make_settings(), embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(make_settings(), embedder=HashingEmbedder())
     for n in range(4):
         body = [f"Report {n} line {i}: the harbour council met about the ferry timetable." for i in range(40)]
         svc.ingest_document(doc(article(f"Report {n}", body), f"r{n}"), NS)
@@ -205,7 +202,7 @@ def test_candidates_sentences_are_read_in_one_query_and_cached(make_settings, mo
     # Past memory_dense_chunks the namespace is not read whole: only the candidates are.
     monkeypatch.setattr(svc.searcher, "fusion", replace(svc.searcher.fusion, memory_dense_chunks=0))
     svc.ask("When did the harbour council meet about the ferry timetable?", NS)
-    assert len(calls) == 1 and 1 < calls[0] <= 2 * svc.settings.candidate_k
+    assert len(calls) == 1 and 1 < calls[0] <= 2 * svc.config.fusion.candidate_k
     svc.ask("When did the harbour council meet about the ferry timetable?", NS)
     assert len(calls) == 1  # cached for this index generation
 
@@ -217,7 +214,7 @@ def test_bm25_terms_built_from_stored_sentence_terms_equal_tokenizing_each_chunk
     from retrieval.service import sample_path
 
     settings = make_settings()
-    svc = CitebotService(settings, embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(settings, embedder=HashingEmbedder())
     svc.ingest([sample_path()], NS)
     long_paragraphs = [" ".join(f"word{i}-{j}, clause {j}; and more" for j in range(60)) for i in range(3)]
     svc.ingest_document(doc(article("Long lines", long_paragraphs), "long"), NS)

@@ -51,7 +51,9 @@ def svc(tmp_path_factory, real_embedder) -> CitebotService:
     missing = [p for p in _sources() if not p.exists()]
     if missing:
         pytest.skip(f"real pages not found: {missing[0]}")
-    service = CitebotService(load_settings(data_dir=tmp_path_factory.mktemp("rephrasing")), embedder=real_embedder)
+    service = CitebotService.from_settings(
+        load_settings(data_dir=tmp_path_factory.mktemp("rephrasing")), embedder=real_embedder
+    )
     report = service.ingest(_sources(), NS)
     assert not report.failed, report.to_dict()
     return service

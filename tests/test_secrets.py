@@ -17,12 +17,13 @@ import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 import tests.conftest as suite
 from bot.runner import REDACTED
 from config import load_settings
 from tests.conftest import SECRET_MASK, SecretCollector
-from tests.discord.bot_fixtures import FAKE_TOKEN
-from tests.discord.emulator import DiscordEmulator
+from tests.doubles import FAKE_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 SIGNATURE = FAKE_TOKEN.rsplit(".", 1)[-1]
@@ -83,17 +84,6 @@ async def test_subprocess_output_is_checked(secret_collector: SecretCollector):
     assert secret_collector.leaks == leaks_before
 
 
-async def test_what_the_bot_sent_to_an_emulator_is_checked(secret_collector: SecretCollector):
-    leaks_before = list(secret_collector.leaks)
-    emu = DiscordEmulator()
-    await emu.start()
-    await emu.send_message(f"pasted by mistake: {FAKE_TOKEN}")
-    with secret_collector.redirect(secret_collector.fork()) as probe:
-        await emu.stop()
-    assert [where for where, _ in probe.leaks] == ["Discord emulator"]
-    assert secret_collector.leaks == leaks_before
-
-
 def test_test_reports_are_checked(secret_collector: SecretCollector):
     leaks_before = list(secret_collector.leaks)
     report = SimpleNamespace(
@@ -111,6 +101,7 @@ def test_test_reports_are_checked(secret_collector: SecretCollector):
     assert secret_collector.leaks == leaks_before
 
 
+@pytest.mark.slow
 def test_a_session_that_leaks_the_token_fails(secret_collector: SecretCollector, tmp_path):
     """End to end: a pytest session with this conftest whose only test logs the token fails."""
     (tmp_path / "test_leak.py").write_text(

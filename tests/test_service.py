@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 
 from retrieval.catalog import chunk_ids
-from retrieval.embedding import HashingEmbedder
 from retrieval.errors import InvalidQuestion, LimitReached, NotFound, StoreError
-from retrieval.loaders import content_id
-from retrieval.models import Document
 from retrieval.service import CitebotService, Quota, sample_path
-from tests.builders import article
+from tests.builders import article, doc
+from tests.doubles import HashingEmbedder
 
 POMPEO = "Iran must withdraw all forces under Iranian command throughout the entirety Syria"
 
@@ -26,49 +24,45 @@ def store_state(svc: CitebotService, ns: str = "default"):
     )
 
 
-def doc(text: str, source: str = "s", title: str = "T") -> Document:
-    return Document(id=content_id(text), text=text, source=source, title=title)
-
-
 # -- real model ---------------------------------------------------------------------
-def test_pompeo_question_quotes_the_pompeo_sentence(real_service):
-    real_service.ensure_sample()
-    answer = real_service.ask("What did Pompeo demand?")
+def test_pompeo_question_quotes_the_pompeo_sentence(fresh_real_service):
+    fresh_real_service.ensure_sample()
+    answer = fresh_real_service.ask("What did Pompeo demand?")
     assert not answer.abstained
     assert any(POMPEO in c.quote for c in answer.citations)
     text = sample_path().read_text()
-    stored = real_service.catalog.text("default", answer.citations[0].doc_id)
+    stored = fresh_real_service.catalog.text("default", answer.citations[0].doc_id)
     for c in answer.citations:
         assert c.quote == stored[c.start : c.end]
         assert c.title == "Iran Rebuffs Russian Demand to Withdraw from Syria"
     assert "Pompeo" in text and answer.timings_ms["total"] > 0
 
 
-def test_hybrid_search_finds_the_spokesman_passage_first(real_service):
-    real_service.ensure_sample()
-    hits = real_service.search("Who is the spokesman for Iran's Foreign Ministry?", k=3)
+def test_hybrid_search_finds_the_spokesman_passage_first(fresh_real_service):
+    fresh_real_service.ensure_sample()
+    hits = fresh_real_service.search("Who is the spokesman for Iran's Foreign Ministry?", k=3)
     assert "Bahram Ghasemi, spokesman for Iran\u2019s Foreign Ministry" in hits[0].chunk.text
-    answer = real_service.ask("Who is the spokesman for Iran's Foreign Ministry?")
+    answer = fresh_real_service.ask("Who is the spokesman for Iran's Foreign Ministry?")
     assert "Bahram Ghasemi" in answer.citations[0].quote
 
 
 @pytest.mark.parametrize(
     "question", ["Who won the Super Bowl in 1995?", "What is the boiling point of mercury?", "Best pizza recipe?"]
 )
-def test_unanswerable_questions_abstain_without_citations(real_service, question):
-    real_service.ensure_sample()
-    answer = real_service.ask(question)
+def test_unanswerable_questions_abstain_without_citations(fresh_real_service, question):
+    fresh_real_service.ensure_sample()
+    answer = fresh_real_service.ask(question)
     assert answer.abstained
     assert answer.citations == ()
     assert "couldn't find" in answer.text
 
 
-def test_empty_namespace_abstains(real_service):
-    answer = real_service.ask("What did Pompeo demand?", "empty-ns")
+def test_empty_namespace_abstains(fresh_real_service):
+    answer = fresh_real_service.ask("What did Pompeo demand?", "empty-ns")
     assert answer.abstained and not answer.citations
 
 
-def test_follow_up_uses_thread_history(real_service):
+def test_follow_up_uses_thread_history(fresh_real_service):
     text = article(
         "Harbor Bridge Reopens",
         [
@@ -77,8 +71,10 @@ def test_follow_up_uses_thread_history(real_service):
             "The old ferry service will stop running at the end of the month.",
         ],
     )
-    real_service.ingest_document(doc(text, "bridge"), "followups")
-    answer = real_service.ask("How much did it cost?", "followups", history=["When did the Harbor Bridge reopen?"])
+    fresh_real_service.ingest_document(doc(text, "bridge"), "followups")
+    answer = fresh_real_service.ask(
+        "How much did it cost?", "followups", history=["When did the Harbor Bridge reopen?"]
+    )
     assert "40 million dollars" in answer.citations[0].quote
 
 
@@ -192,24 +188,24 @@ def test_corrupt_catalog_is_a_clear_error(make_settings, tmp_path: Path):
     data.mkdir()
     (data / "catalog.sqlite3").write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="unreadable or corrupt"):
-        CitebotService(make_settings(data_dir=data), embedder=HashingEmbedder())
+        CitebotService.from_settings(make_settings(data_dir=data), embedder=HashingEmbedder())
 
 
 def test_data_dir_that_is_a_file_is_a_clear_error(make_settings, tmp_path: Path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(Exception, match="not a directory"):
-        CitebotService(make_settings(data_dir=tmp_path / "file"), embedder=HashingEmbedder())
+        CitebotService.from_settings(make_settings(data_dir=tmp_path / "file"), embedder=HashingEmbedder())
 
 
 def test_a_data_dir_refuses_a_different_embedding_model(make_settings):
     settings = make_settings()
-    CitebotService(settings, embedder=HashingEmbedder(64)).ingest([sample_path()])
-    other = CitebotService(settings, embedder=HashingEmbedder(32))
+    CitebotService.from_settings(settings, embedder=HashingEmbedder(64)).ingest([sample_path()])
+    other = CitebotService.from_settings(settings, embedder=HashingEmbedder(32))
     with pytest.raises(StoreError, match="built with embedding model"):
         other.ask("anything?")
 
 
-def test_recover_rolls_back_a_crashed_ingest(fast_service, make_settings):
+def test_recover_rolls_back_a_crashed_ingest(fast_service, settings, make_settings):
     """Vectors written, catalog commit never happened: they must vanish on reopen."""
     ns = "default"
     fast_service.ingest([sample_path()])
@@ -219,12 +215,12 @@ def test_recover_rolls_back_a_crashed_ingest(fast_service, make_settings):
     vectors = fast_service.embedder.embed_documents([d.text])
     fast_service.store.upsert(ns, chunk_ids(d.id, 1), vectors, [d.text], [{"doc_id": d.id}])
     assert store_state(fast_service) != visible
-    reopened = CitebotService(fast_service.settings, embedder=HashingEmbedder())
+    reopened = CitebotService.from_settings(settings, embedder=HashingEmbedder())
     assert store_state(reopened) == visible
     assert reopened.catalog.journal() == []
 
 
-def test_recover_finishes_a_crashed_replacement(fast_service):
+def test_recover_finishes_a_crashed_replacement(fast_service, settings):
     ns = "default"
     old = doc("Old text of the story.", "story")
     fast_service.ingest_document(old, ns)
@@ -236,9 +232,9 @@ def test_recover_finishes_a_crashed_replacement(fast_service):
     )
     from retrieval.chunking import segment
 
-    seg = segment(new.id, new.text, fast_service.chunker)
+    seg = segment(new.id, new.text, fast_service.config.chunker)
     fast_service.catalog.commit_document(ns, new, seg.chunks, seg.sentences, None, [old.id])
-    reopened = CitebotService(fast_service.settings, embedder=HashingEmbedder())
+    reopened = CitebotService.from_settings(settings, embedder=HashingEmbedder())
     assert store_state(reopened) == ([(new.id, "story", 1)], chunk_ids(new.id, 1))
 
 
@@ -270,3 +266,55 @@ def test_a_batch_ingest_rebuilds_the_search_index_once(fast_service, tmp_path: P
     assert builds == ["default"] and "day 2" in hits[0].chunk.text
     fast_service.ingest_document(doc(article("One", ["A single document refreshes at once."]), "one"), "default")
     assert builds == ["default", "default"]
+
+
+# -- the answer mode: global default, per-namespace override ------------------------------
+def test_the_answer_mode_is_the_default_until_a_namespace_overrides_it(make_settings):
+    settings = make_settings(llm_model="openai:scripted", llm_base_url="http://127.0.0.1:9/v1")
+    svc = CitebotService.from_settings(settings, embedder=HashingEmbedder())
+    assert svc.answer_mode("guild-1") == "extractive" == svc.answer_mode("guild-2")
+    assert svc.set_answer_mode("guild-1", "llm") == "llm"
+    assert svc.answer_mode("guild-1") == "llm" and svc.answer_mode("guild-2") == "extractive"
+    # Stored in the catalog: another process (or the next start) sees it.
+    again = CitebotService.from_settings(settings, embedder=HashingEmbedder())
+    assert again.answer_mode("guild-1") == "llm"
+    assert again.set_answer_mode("guild-1", None) == "extractive"  # back to the default
+    assert svc.answer_mode("guild-1") == "extractive"
+    # An override of "extractive" holds when the default is llm.
+    svc.set_answer_mode("guild-2", "extractive")
+    llm_default = CitebotService.from_settings(
+        make_settings(answer_mode="llm", llm_model="openai:scripted"), embedder=HashingEmbedder()
+    )
+    assert llm_default.answer_mode("guild-2") == "extractive" and llm_default.answer_mode("guild-1") == "llm"
+
+
+def test_an_unknown_or_unusable_answer_mode_is_one_line_and_stores_nothing(make_settings):
+    from retrieval.errors import CitebotError
+
+    svc = CitebotService.from_settings(make_settings(llm_model="nosuchprovider:model"), embedder=HashingEmbedder())
+    with pytest.raises(CitebotError, match="unknown answer mode 'fast': choose extractive or llm") as exc:
+        svc.set_answer_mode("guild-1", "fast")
+    assert "\n" not in str(exc.value)
+    with pytest.raises(CitebotError) as exc:
+        svc.set_answer_mode("guild-1", "llm")  # the configured model cannot be made
+    assert "\n" not in str(exc.value) and "nosuchprovider" in str(exc.value)
+    assert svc.answer_mode("guild-1") == "extractive"
+    with pytest.raises(CitebotError, match="unknown answer mode"):
+        svc.ask("Who?", "guild-1", mode="fast")
+
+
+def test_ask_answers_in_the_namespaces_mode(make_settings):
+    from tests.openai_server import ScriptedModel, quoting_responder
+
+    model = ScriptedModel(responder=quoting_responder)
+    with model.serve() as origin:
+        settings = make_settings(llm_model="openai:scripted", llm_base_url=origin + "/v1")
+        svc = CitebotService.from_settings(settings, embedder=HashingEmbedder())
+        for ns in ("llm-guild", "plain-guild"):
+            svc.ingest([sample_path()], ns)
+        svc.set_answer_mode("llm-guild", "llm")
+        question = "What did Russia demand from Iran?"
+        assert svc.ask(question, "llm-guild").mode == "llm" and len(model.requests) == 1
+        assert svc.ask(question, "plain-guild").mode == "extractive" and len(model.requests) == 1
+        assert svc.ask(question, "plain-guild", mode="llm").mode == "llm"  # an explicit mode wins
+        assert svc.ask(question, "llm-guild", mode="extractive").mode == "extractive"

@@ -52,3 +52,20 @@ def test_the_token_comes_from_the_environment_and_is_never_shown(monkeypatch):
     s = load_settings()
     assert s.discord_token is not None and s.discord_token.get_secret_value() == "secret-token-value"
     assert "secret-token-value" not in repr(s) and "secret-token-value" not in str(s.model_dump())
+
+
+def test_each_stage_config_takes_its_values_from_the_one_settings_model(make_settings, monkeypatch):
+    from retrieval.configuration import RetrievalConfig
+    from retrieval.fetching import FetchPolicy
+    from retrieval.loaders import Limits
+
+    s = make_settings(chunk_size=333, dense_weight=0.7, url_timeout_seconds=3.0, max_file_bytes=1234)
+    c = RetrievalConfig.from_settings(s)
+    assert c.chunker.chunk_size == 333
+    assert c.fusion.dense_weight == c.answer.dense_weight == 0.7  # search and answers agree
+    assert (c.fetch.timeout_seconds, c.fetch.max_bytes, c.limits.max_bytes) == (3.0, 1234, 1234)
+    # Library callers without settings get the shipped defaults, never the environment's.
+    monkeypatch.setenv("CITEBOT_MAX_FILE_BYTES", "99")
+    shipped = tomllib.loads(settings_module.DEFAULTS_FILE.read_text())
+    assert Limits.shipped().max_bytes == FetchPolicy.shipped().max_bytes == shipped["max_file_bytes"]
+    assert Limits.shipped(max_chars=5).max_chars == 5

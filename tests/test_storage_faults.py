@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from config import load_settings
-from retrieval.catalog import Catalog, chunk_ids
-from retrieval.embedding import HashingEmbedder
+from retrieval.catalog import chunk_ids
 from retrieval.service import CitebotService
+from retrieval.sqlite_catalog import SqliteCatalog
+from tests.doubles import HashingEmbedder
 from tests.store_worker import big_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,7 @@ def remount(mnt: Path, options: str) -> None:
 
 
 def service(data: Path) -> CitebotService:
-    return CitebotService(load_settings(data_dir=data), embedder=HashingEmbedder())
+    return CitebotService.from_settings(load_settings(data_dir=data), embedder=HashingEmbedder())
 
 
 def write_docs(folder: Path, n: int, sentences: int = 60) -> list[Path]:
@@ -96,6 +97,7 @@ def test_a_full_disk_fails_items_cleanly_and_loses_nothing(tmpfs: Path, tmp_path
     assert_consistent(svc)
 
 
+@pytest.mark.slow
 def test_read_only_media_read_and_say_read_only(tmpfs: Path, tmp_path: Path):
     write_docs(tmp_path / "docs", 3, 20)
     data = tmpfs / "data"
@@ -131,7 +133,7 @@ def test_read_only_media_read_and_say_read_only(tmpfs: Path, tmp_path: Path):
 def test_the_journal_row_is_durable_before_any_vector_is_written(settings):
     """synchronous=FULL: a WAL commit is fsynced before it returns (NORMAL would let a
     power cut or a device going read-only lose the journal row of vectors already written)."""
-    catalog = Catalog(settings.data_dir / "catalog.sqlite3")
+    catalog = SqliteCatalog(settings.data_dir / "catalog.sqlite3")
     assert catalog._conn().execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert catalog._conn().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 

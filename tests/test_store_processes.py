@@ -26,8 +26,8 @@ import pytest
 
 from config import load_settings
 from retrieval.catalog import chunk_ids
-from retrieval.embedding import HashingEmbedder
 from retrieval.service import CitebotService
+from tests.doubles import HashingEmbedder
 from tests.store_worker import big_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +76,7 @@ def finish(proc: subprocess.Popen) -> dict[str, Any]:
 
 def open_service(data: Path) -> CitebotService:
     settings = load_settings(data_dir=data, chunk_size=100, chunk_overlap_sentences=0)
-    return CitebotService(settings, embedder=HashingEmbedder())
+    return CitebotService.from_settings(settings, embedder=HashingEmbedder())
 
 
 def assert_consistent(svc: CitebotService, ns: str = "default") -> None:
@@ -91,6 +91,7 @@ def assert_consistent(svc: CitebotService, ns: str = "default") -> None:
     )
 
 
+@pytest.mark.slow
 def test_opening_the_data_dir_during_an_ingest_loses_none_of_its_vectors(tmp_path: Path):
     data, doc, go = tmp_path / "data", tmp_path / "big.txt", tmp_path / "go"
     doc.write_text(big_text(800, 1))
@@ -125,6 +126,7 @@ def test_opening_the_data_dir_during_an_ingest_loses_none_of_its_vectors(tmp_pat
     assert svc.search("Item 1-123 notes", "default", 3)
 
 
+@pytest.mark.slow
 def test_a_running_process_queries_vectors_another_process_added(tmp_path: Path):
     """Above ``memory_dense_chunks`` (2,000) dense candidates come from Chroma's index: a
     running process must see what `citebot ingest` added after it loaded that index."""
@@ -156,6 +158,7 @@ def test_a_running_process_queries_vectors_another_process_added(tmp_path: Path)
         reader.wait(TIMEOUT)
 
 
+@pytest.mark.slow
 def test_two_processes_ingesting_one_source_leave_one_visible_version(tmp_path: Path):
     data, doc, go = tmp_path / "data", tmp_path / "report.txt", tmp_path / "go"
     doc.write_text(big_text(300, 1))
@@ -194,7 +197,7 @@ def test_a_writer_kept_waiting_gives_up_with_a_clear_message(make_settings):
     from retrieval.locking import WriterLock
 
     settings = make_settings(write_wait_seconds=0.5)
-    svc = CitebotService(settings, embedder=HashingEmbedder())
+    svc = CitebotService.from_settings(settings, embedder=HashingEmbedder())
     other = WriterLock(settings.data_dir / "write.lock")  # another holder (its own descriptor)
     assert other.acquire(0)
     try:

@@ -8,28 +8,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import messages, render, views
+from bot import messages, render, streaming, views
 from bot.app import Citebot
-from bot.cogs.errors import defer
 from bot.permissions import namespace_for, namespace_tag
-
-
-async def refuse_early(interaction: discord.Interaction[Citebot], text: str, what: str = "question") -> bool:
-    """Per-user cooldown and input length, checked before anything is deferred."""
-    bot = interaction.client
-    wait = bot.cooldowns.retry_after(interaction.user.id)
-    if wait > 0:
-        await interaction.response.send_message(messages.cooldown(wait), ephemeral=True)
-        return True
-    stripped = text.strip()
-    if not stripped:
-        await interaction.response.send_message(messages.NO_TEXT, ephemeral=True)
-        return True
-    limit = bot.settings.max_question_chars
-    if len(stripped) > limit:
-        await interaction.response.send_message(messages.too_long(what, len(stripped), limit), ephemeral=True)
-        return True
-    return False
+from bot.replies import defer, refuse_early
 
 
 async def answer_interaction(interaction: discord.Interaction[Citebot], question: str, *, private: bool) -> None:
@@ -37,8 +19,12 @@ async def answer_interaction(interaction: discord.Interaction[Citebot], question
         return
     await defer(interaction, ephemeral=private)
     bot = interaction.client
+    namespace = namespace_for(interaction.guild_id, bot.config)
+    if await streaming.enabled(bot, namespace):  # LLM mode: the answer streams in, then its verified form
+        await streaming.answer_interaction(interaction, question, private=private)
+        return
     started = time.perf_counter()
-    answer = await bot.call(bot.service.ask, question, namespace_for(interaction.guild_id, bot.settings))
+    answer = await bot.call(bot.service.ask, question, namespace, log=True)
     seconds = time.perf_counter() - started
     message = await interaction.edit_original_response(
         embed=render.answer_embed(answer, seconds=seconds),

@@ -8,8 +8,8 @@ from discord.ext import commands
 
 from bot import messages, render, views
 from bot.app import Citebot
-from bot.cogs.errors import defer
 from bot.permissions import DM_TAG, namespace_for, namespace_tag
+from bot.replies import defer
 
 
 class Documents(commands.Cog):
@@ -20,7 +20,7 @@ class Documents(commands.Cog):
     async def sources(self, interaction: discord.Interaction[Citebot]) -> None:
         await defer(interaction, ephemeral=True)
         bot = self.bot
-        docs = await bot.call(bot.service.sources, namespace_for(interaction.guild_id, bot.settings))
+        docs = await bot.call(bot.service.sources, namespace_for(interaction.guild_id, bot.config))
         tag = namespace_tag(interaction.guild_id)
         embed, page, pages = render.documents_embed(docs, 0, dm=tag == DM_TAG)
         view = views.documents_view(tag, page, pages)

@@ -23,7 +23,10 @@ class Help(commands.Cog):
                 perms = command.default_permissions
                 listed.append((command.name, command.description, bool(perms and perms.manage_guild)))
         menus = [menu.name for menu in tree.get_commands(type=discord.AppCommandType.message)]
-        await interaction.response.send_message(embed=render.help_embed(listed, menus), ephemeral=True)
+        embed = render.help_embed(listed, menus)
+        state = messages.HELP_INTENT_ON if self.bot.intents.message_content else messages.HELP_INTENT_OFF
+        embed.add_field(name=messages.HELP_AUTOANSWER_TITLE, value=messages.HELP_AUTOANSWER.format(state=state))
+        await interaction.response.send_message(embed=render.fit(embed), ephemeral=True)
 
 
 async def setup(bot: Citebot) -> None:

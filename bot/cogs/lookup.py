@@ -8,9 +8,8 @@ from discord.ext import commands
 
 from bot import messages, render
 from bot.app import Citebot
-from bot.cogs.ask import refuse_early
-from bot.cogs.errors import defer
 from bot.permissions import namespace_for
+from bot.replies import defer, refuse_early
 
 
 async def lookup_interaction(interaction: discord.Interaction[Citebot], text: str) -> None:
@@ -19,7 +18,7 @@ async def lookup_interaction(interaction: discord.Interaction[Citebot], text: st
         return
     await defer(interaction, ephemeral=False)
     bot = interaction.client
-    found = await bot.call(bot.service.lookup, text, namespace_for(interaction.guild_id, bot.settings))
+    found = await bot.call(bot.service.lookup, text, namespace_for(interaction.guild_id, bot.config))
     if found is None:
         await interaction.edit_original_response(content=messages.QUOTE_NOT_FOUND)
         return
@@ -44,7 +43,7 @@ class Lookup(commands.Cog):
             return
         await defer(interaction, ephemeral=False)
         bot = self.bot
-        hits = await bot.call(bot.service.search, query, namespace_for(interaction.guild_id, bot.settings))
+        hits = await bot.call(bot.service.search, query, namespace_for(interaction.guild_id, bot.config))
         await interaction.edit_original_response(embed=render.search_embed(query, hits))
 
     @app_commands.command(name="cite", description=messages.CITE_DESCRIPTION)

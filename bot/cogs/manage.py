@@ -21,23 +21,11 @@ from discord.ext import commands
 
 from bot import messages, render
 from bot.app import Citebot
-from bot.cogs.errors import defer
 from bot.permissions import can_manage, namespace_for
-from retrieval.models import IngestReport
+from bot.replies import defer, refuse_non_manager
+from retrieval import SUPPORTED_SUFFIXES, IngestReport
 
 log = logging.getLogger(__name__)
-
-ACCEPTED_SUFFIXES = (".txt", ".text", ".md", ".markdown", ".html", ".htm", ".pdf")
-
-
-async def refuse_non_manager(interaction: discord.Interaction[Citebot]) -> bool:
-    if interaction.guild_id is None:
-        await interaction.response.send_message(messages.GUILD_ONLY, ephemeral=True)
-        return True
-    if not can_manage(interaction):
-        await interaction.response.send_message(messages.NEEDS_MANAGE_GUILD, ephemeral=True)
-        return True
-    return False
 
 
 class Manage(commands.Cog):
@@ -59,15 +47,15 @@ class Manage(commands.Cog):
         if (file is None) == (url is None):
             await interaction.response.send_message(messages.INGEST_NEEDS_ONE, ephemeral=True)
             return
-        settings = self.bot.settings
+        config = self.bot.config
         if file is not None:
-            if file.size > settings.max_file_bytes:
+            if file.size > config.max_file_bytes:
                 text = messages.INGEST_TOO_LARGE.format(
-                    name=render.escape(file.filename), size=file.size, limit=settings.max_file_bytes
+                    name=render.escape(file.filename), size=file.size, limit=config.max_file_bytes
                 )
                 await interaction.response.send_message(render.content(text), ephemeral=True)
                 return
-            if PurePosixPath(file.filename.lower()).suffix not in ACCEPTED_SUFFIXES:
+            if PurePosixPath(file.filename.lower()).suffix not in SUPPORTED_SUFFIXES:
                 text = messages.INGEST_BAD_TYPE.format(name=render.escape(file.filename))
                 await interaction.response.send_message(render.content(text), ephemeral=True)
                 return
@@ -76,16 +64,16 @@ class Manage(commands.Cog):
             return
         await defer(interaction, ephemeral=True)
         bot = self.bot
-        namespace = namespace_for(interaction.guild_id, settings)
+        namespace = namespace_for(interaction.guild_id, config)
         # Refuse before downloading anything when the server is already at its bounds.
         await bot.call(bot.service.check_quota, namespace, bot.quota, file.size if file else 0)
         if file is not None:
             name = file.filename
             await interaction.edit_original_response(content=render.progress_text(messages.INGEST_DOWNLOADING, name))
             data = await file.read()
-            if len(data) > settings.max_file_bytes:
+            if len(data) > config.max_file_bytes:
                 text = messages.INGEST_TOO_LARGE.format(
-                    name=render.escape(name), size=len(data), limit=settings.max_file_bytes
+                    name=render.escape(name), size=len(data), limit=config.max_file_bytes
                 )
                 await interaction.edit_original_response(content=render.content(text))
                 return
@@ -132,7 +120,7 @@ class Manage(commands.Cog):
             return
         await defer(interaction, ephemeral=True)
         bot = self.bot
-        info = await bot.call(bot.service.forget, document, namespace_for(interaction.guild_id, bot.settings))
+        info = await bot.call(bot.service.forget, document, namespace_for(interaction.guild_id, bot.config))
         title = render.clip(render.escape(render.one_line(info.title)), 300)
         await interaction.edit_original_response(content=messages.FORGOTTEN.format(title=title, doc_id=info.id))
 
@@ -144,7 +132,7 @@ class Manage(commands.Cog):
             return []
         bot = self.bot
         try:
-            docs = await bot.call(bot.service.sources, namespace_for(interaction.guild_id, bot.settings))
+            docs = await bot.call(bot.service.sources, namespace_for(interaction.guild_id, bot.config))
         except Exception:
             log.exception("autocomplete of /forget failed")
             return []

@@ -19,11 +19,10 @@ import pytest
 
 from bot.app import Citebot
 from config import Settings, load_settings
-from retrieval.embedding import HashingEmbedder
 from retrieval.service import CitebotService, sample_path
 from tests.discord.emulator import MANAGE_GUILD, DiscordEmulator, InteractionHandle, Outgoing
+from tests.doubles import FAKE_TOKEN, HashingEmbedder
 
-FAKE_TOKEN = "MTE5OTk5OTk5OTk5OTk5OTk5.Gx-FAKE.citebot-test-token-do-not-log-0123456789"
 SAMPLE_QUESTION = "What did Russia demand from Iran?"
 NO_PERMISSIONS = 1 << 10 | 1 << 11 | 1 << 31  # view, send, use application commands
 MANAGER_PERMISSIONS = NO_PERMISSIONS | MANAGE_GUILD
@@ -49,6 +48,7 @@ async def running_bot(
     restore = emu.point_discord_py()
     bot_options.setdefault("guild_ready_timeout", 0.05)
     bot_options.setdefault("progress_interval", 0.2)
+    bot_options.setdefault("sync_global", True)  # the tests read the registered commands from the emulator
     bot = Citebot(settings, service, **bot_options)
     task = asyncio.create_task(bot.start(settings.discord_token.get_secret_value()))
     try:
@@ -125,9 +125,9 @@ def assert_no_mentions(out: Outgoing) -> None:
     assert not mentions.get("users") and not mentions.get("roles") and not mentions.get("replied_user"), out
 
 
-def fast_service(settings: Settings, *sample_namespaces: str) -> CitebotService:
+def sampled_service(settings: Settings, *sample_namespaces: str) -> CitebotService:
     """A service with the hashing embedder; the sample article ingested in each namespace given."""
-    service = CitebotService(settings, embedder=HashingEmbedder())
+    service = CitebotService.from_settings(settings, embedder=HashingEmbedder())
     for namespace in sample_namespaces:
         service.ingest([sample_path()], namespace)
     return service
@@ -166,7 +166,7 @@ async def emu() -> AsyncIterator[DiscordEmulator]:
 @pytest.fixture
 async def harness(emu: DiscordEmulator, tmp_path: Path) -> AsyncIterator[Harness]:
     settings = bot_settings(tmp_path / "data", emu)
-    service = fast_service(settings, str(emu.guild_id))
+    service = sampled_service(settings, str(emu.guild_id))
     async with running_bot(emu, settings, service) as bot:
         h = Harness(emu, bot, service, settings)
         yield h
@@ -177,6 +177,6 @@ async def harness(emu: DiscordEmulator, tmp_path: Path) -> AsyncIterator[Harness
 def real_service(tmp_path_factory: pytest.TempPathFactory) -> CitebotService:
     """One service with the real embedding model for the session (loading takes seconds)."""
     settings = load_settings(data_dir=tmp_path_factory.mktemp("real-bot-data"))
-    service = CitebotService(settings)
+    service = CitebotService.from_settings(settings)
     _ = service.searcher  # load the model once, here
     return service

@@ -2,14 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
 
+from tests.conftest import SecretCollector
+
 # The bot fixtures, registered here once for every test module of this folder.
 from tests.discord.bot_fixtures import emu, harness, real_service  # noqa: F401
 from tests.discord.emulator import DiscordEmulator, point_discord_py_at
+
+
+def _emulator_texts(server: DiscordEmulator) -> Iterable[str]:
+    """Everything the bot sent an emulator (payloads, REST bodies) and every message it holds."""
+    yield json.dumps([o.payload for o in server.outgoing()], default=str)
+    yield json.dumps([r.json for r in server.requests], default=str)
+    yield json.dumps(list(server.iter_messages()), default=str)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _emulators_are_checked_for_secrets(secret_collector: SecretCollector) -> Iterator[None]:
+    """The suite-wide secret check (tests/conftest.py) also reads what every emulator was sent, at its stop."""
+    emulator_stop = DiscordEmulator.stop
+
+    async def stop(self: DiscordEmulator) -> None:
+        secret_collector.check("Discord emulator", *_emulator_texts(self))
+        await emulator_stop(self)
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(DiscordEmulator, "stop", stop)
+    try:
+        yield
+    finally:
+        patch.undo()
 
 
 @pytest.fixture

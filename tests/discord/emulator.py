@@ -56,6 +56,11 @@ Injecting user actions (all async, all dispatch over the gateway)
 * ``send_message_command(name, target_message_id)`` -> handle (type 2, data.type 3).
 * ``send_user_command(name, target_user)`` -> handle (type 2, data.type 2).
 * ``submit_modal(custom_id, values)`` -> handle (type 5).
+* ``create_forum_post(forum_id, title, content, author=...)`` -> (thread, starter message): a member
+  opens a post in a forum channel (``add_channel(gid, name, type=GUILD_FORUM)``): THREAD_CREATE,
+  then the starter message (its id is the thread's) as MESSAGE_CREATE in the thread.
+Slash-command option values: str/bool/int/float, an attachment dict (``add_attachment``), a role
+dict (``add_role``) or a channel dict (``add_channel``); roles and channels go into ``resolved``.
 All accept ``user=``, ``channel_id=``, ``guild_id=``, ``dm=``, ``permissions=`` (member permission
 bits, e.g. with/without ``MANAGE_GUILD``), ``locale=``.
 
@@ -80,6 +85,10 @@ Inspecting what happened
 Waiting: ``wait_for_bot_message(channel_id=..., predicate=..., timeout=...)``,
 ``wait_until(condition, timeout)``, ``wait_identified(timeout)``.
 ``message_text(msg)`` renders everything a user reads in a message (content, embeds, labels).
+``pings(message)``: who a stored message actually notified (users, roles, @everyone), from its
+content and ``allowed_mentions`` as Discord applies them: no ``allowed_mentions`` means the
+defaults (messages parse users, roles and @everyone; interaction responses and webhooks only
+users), and a role is pinged only when it is mentionable or the bot has Mention Everyone.
 
 Running a client
 ----------------
@@ -92,13 +101,25 @@ Pytest fixtures (``tests/discord/conftest.py``): ``emulator`` (started, discord.
 it, stopped and restored at teardown) and ``emulator_factory`` (``await emulator_factory(**kwargs)``
 for non-default settings such as ``heartbeat_interval_ms`` or ``ack_deadline``).
 
+Sharding
+--------
+A client that IDENTIFYs with ``shard: [id, count]`` gets only the guilds of its shard (READY,
+GUILD_CREATE) and only their events (INTERACTION_CREATE, MESSAGE_CREATE, ...): a guild belongs to
+shard ``(guild_id >> 22) % count``, and DMs to shard 0, as on Discord. Clients without ``shard``
+(or with ``[0, 1]``) get everything, as before.  ``recommended_shards=N`` is what ``GET /gateway/bot``
+answers; ``add_guild(..., shard=(id, count))`` picks a guild id in that shard; ``session_shards()``
+lists the connected sessions' shards, ``events_by_shard(event)`` which shard got what.  An IDENTIFY
+with an impossible shard is closed with 4010.
+
 Failure injection
 -----------------
 ``inject_rate_limit(method, path_regex, times=1, retry_after=0.3)`` -> :class:`RateLimitInjection`
 (429 with ``Retry-After``/``X-RateLimit-*``/``Via`` headers; ``.attempts`` holds the times of every
 matching request).  ``ack_deadline`` (default 3.0 s) and ``token_lifetime`` (900 s) are attributes.
 Attachments: ``add_attachment(filename, data, content_type)`` -> attachment dict served by the
-emulator's CDN (``Attachment.read()`` works).
+emulator's CDN (``Attachment.read()`` works). Uploads (messages, interaction responses, edits,
+follow-ups) over ``ATTACHMENT_SIZE_LIMIT`` in total are refused with 413 / 40005, more than
+``MAX_ATTACHMENTS`` files with 400, as Discord does.
 """
 
 from __future__ import annotations
@@ -128,6 +149,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 __all__ = [
     "DEFAULT_EVERYONE_PERMISSIONS",
+    "GUILD_FORUM",
     "MANAGE_GUILD",
     "ApiError",
     "DiscordEmulator",
@@ -179,6 +201,11 @@ LOADING = 1 << 7
 
 # Channel types
 GUILD_TEXT, DM, ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD = 0, 1, 10, 11, 12
+GUILD_FORUM = 15
+MENTION_EVERYONE = 1 << 17
+ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024  # per upload request, as interactions' attachment_size_limit says
+MAX_ATTACHMENTS = 10
+ROLE_MENTION_RE = re.compile(r"<@&(\d+)>")
 THREAD_TYPES = (ANNOUNCEMENT_THREAD, PUBLIC_THREAD, PRIVATE_THREAD)
 
 COMMAND_NAME_RE = re.compile(r"^[-_'\w]{1,32}$")
@@ -670,6 +697,14 @@ class _Session:
     seq: int = 0
     intents: int = 0
     sent: list[JSON] = field(default_factory=list)  # dispatch payloads, for RESUME replay
+    shard: tuple[int, int] = (0, 1)  # (id, count) from IDENTIFY; (0, 1) = every guild
+
+    def receives(self, guild_id: int | None) -> bool:
+        """Whether Discord would send this session a guild's events (None: a DM, shard 0's)."""
+        shard_id, count = self.shard
+        if count == 1:
+            return True
+        return shard_id == (0 if guild_id is None else (guild_id >> 22) % count)
 
 
 # --------------------------------------------------------------------------------------------
@@ -802,8 +837,10 @@ class DiscordEmulator:
         guild_name: str = "Test Guild",
         channel_name: str = "general",
         application_flags: int = 0,
+        recommended_shards: int = 1,
     ) -> None:
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.recommended_shards = recommended_shards
         self.ack_deadline = ack_deadline
         self.token_lifetime = token_lifetime
         self.application_flags = application_flags
@@ -916,10 +953,16 @@ class DiscordEmulator:
     # World building
     # ======================================================================================
 
-    def snowflake(self) -> int:
-        """A fresh, strictly increasing, realistic snowflake."""
+    def snowflake(self, *, shard: tuple[int, int] | None = None) -> int:
+        """A fresh, strictly increasing, realistic snowflake (``shard``: one whose
+        ``(id >> 22) % count`` is that shard, i.e. a later millisecond if needed)."""
         candidate = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22 | (1 << 17)
         self._last_snowflake = max(candidate, self._last_snowflake + 1)
+        if shard is not None:
+            shard_id, count = shard
+            ms = self._last_snowflake >> 22
+            ms += (shard_id - ms) % count
+            self._last_snowflake = max(self._last_snowflake, ms << 22 | (1 << 17))
         return self._last_snowflake
 
     def add_user(self, username: str, *, bot: bool = False, global_name: str | None = None) -> JSON:
@@ -947,12 +990,14 @@ class DiscordEmulator:
         channel_names: list[str] | None = None,
         everyone_permissions: int = DEFAULT_EVERYONE_PERMISSIONS,
         bot_permissions: int = DEFAULT_EVERYONE_PERMISSIONS | ADD_REACTIONS,
+        shard: tuple[int, int] | None = None,
     ) -> JSON:
         """Create a guild with an @everyone role, a bot role, text channels and the bot member.
 
-        Returns the GUILD_CREATE payload; if a client is connected it is dispatched.
+        Returns the GUILD_CREATE payload; if a client is connected it is dispatched (to the
+        session of the guild's shard). ``shard=(id, count)``: a guild id in that shard.
         """
-        gid = self.snowflake()
+        gid = self.snowflake(shard=shard)
         owner = owner or self.owner
         self.guilds[gid] = {
             "id": str(gid),
@@ -1012,6 +1057,14 @@ class DiscordEmulator:
             "default_auto_archive_duration": 1440,
             "flags": 0,
         }
+        if type == GUILD_FORUM:
+            channel.update(
+                available_tags=[],
+                default_reaction_emoji=None,
+                default_sort_order=None,
+                default_forum_layout=0,
+                default_thread_rate_limit_per_user=0,
+            )
         self.channels[cid] = channel
         self.guilds[guild_id]["channel_ids"].append(cid)
         if _dispatch:
@@ -1360,13 +1413,27 @@ class DiscordEmulator:
             if d.get("token") != self.bot_token:
                 await conn.ws.close(code=4004, message=b"Authentication failed.")
                 return
+            shard = d.get("shard", [0, 1])
+            valid = (
+                isinstance(shard, list)
+                and len(shard) == 2
+                and all(type(n) is int for n in shard)
+                and 0 <= shard[0] < shard[1]
+            )
+            if not valid:
+                self.violations.append(("IDENTIFY", f"invalid shard {shard!r}"))
+                await conn.ws.close(code=4010, message=b"Invalid shard.")
+                return
             self.identify_payload = d
-            session = _Session(session_id=secrets.token_hex(16), intents=int(d.get("intents") or 0))
+            session = _Session(
+                session_id=secrets.token_hex(16), intents=int(d.get("intents") or 0), shard=(shard[0], shard[1])
+            )
             self._sessions[session.session_id] = session
             conn.session_id = session.session_id
             await self._dispatch_to(conn, session, "READY", self._ready_payload(session))
             for gid in self.guilds:
-                await self._dispatch_to(conn, session, "GUILD_CREATE", self.guild_payload(gid))
+                if session.receives(gid):
+                    await self._dispatch_to(conn, session, "GUILD_CREATE", self.guild_payload(gid))
         elif op == 6:  # resume
             known = self._sessions.get(d.get("session_id") or "")
             if known is None:
@@ -1398,11 +1465,11 @@ class DiscordEmulator:
         return {
             "v": 10,
             "user": self.bot_user,
-            "guilds": [{"id": str(gid), "unavailable": True} for gid in self.guilds],
+            "guilds": [{"id": str(gid), "unavailable": True} for gid in self.guilds if session.receives(gid)],
             "session_id": session.session_id,
             "resume_gateway_url": self.gateway_url,
             "session_type": "normal",
-            "shard": [0, 1],
+            "shard": list(session.shard),
             "application": {"id": str(self.application_id), "flags": self.application_flags},
             "private_channels": [],
             "relationships": [],
@@ -1419,10 +1486,25 @@ class DiscordEmulator:
         self.dispatched.append(payload)
         await self._send(conn, payload)
 
+    @staticmethod
+    def _event_guild(event: str, data: JSON) -> int | None:
+        raw = data.get("id") if event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE") else data.get("guild_id")
+        return int(raw) if raw else None
+
+    def session_shards(self) -> list[tuple[int, int]]:
+        """The ``(id, count)`` of every identified, connected session."""
+        return [session.shard for _conn, session in self._identified_sessions()]
+
+    def events_by_shard(self, event: str) -> list[tuple[tuple[int, int], JSON]]:
+        """Every ``event`` dispatched (e.g. INTERACTION_CREATE), with the shard of the session it went to."""
+        return [(session.shard, p["d"]) for session in self._sessions.values() for p in session.sent if p["t"] == event]
+
     async def dispatch(self, event: str, data: JSON) -> None:
-        """Send a DISPATCH event to every identified connection."""
+        """Send a DISPATCH event to every identified connection of the event's shard."""
+        guild_id = self._event_guild(event, data)
         for conn, session in self._identified_sessions():
-            await self._dispatch_to(conn, session, event, copy.deepcopy(data))
+            if session.receives(guild_id):
+                await self._dispatch_to(conn, session, event, copy.deepcopy(data))
         self._notify()
 
     async def disconnect(self, code: int = 4000) -> None:
@@ -1470,6 +1552,44 @@ class DiscordEmulator:
                 seen.add(uid)
                 out.append(self.users[uid])
         return out
+
+    def _resolve_role_mentions(self, msg: JSON) -> list[str]:
+        """The ids of the guild's roles that ``<@&id>`` in the content names, once each."""
+        gid = msg.get("guild_id")
+        if not gid:
+            return []
+        roles = {r["id"] for r in self.guilds[int(gid)]["roles"]}
+        return list(dict.fromkeys(r for r in ROLE_MENTION_RE.findall(msg.get("content") or "") if r in roles))
+
+    def pings(self, message: JSON | int) -> JSON:
+        """Who ``message`` notified: ``{"users": [ids], "roles": [ids], "everyone": bool}``."""
+        msg = self._messages[int(message["id"] if isinstance(message, dict) else message)]
+        content = msg.get("content") or ""
+        am = msg.get("_allowed_mentions")
+        if am is None:
+            webhook = bool(msg.get("webhook_id"))
+            am = {"parse": ["users"] if webhook else ["users", "roles", "everyone"], "replied_user": not webhook}
+        parse = am.get("parse") or []
+        user_ids = [u for u in USER_MENTION_RE.findall(content) if int(u) in self.users]
+        listed_users = {str(u) for u in am.get("users") or []}
+        listed_roles = {str(r) for r in am.get("roles") or []}
+        users = [u for u in user_ids if "users" in parse or u in listed_users]
+        ref = msg.get("referenced_message")
+        if ref and am.get("replied_user") and ref["author"]["id"] not in users:
+            users.append(ref["author"]["id"])
+        roles: list[str] = []
+        everyone = False
+        gid = msg.get("guild_id")
+        if gid:
+            guild = self.guilds[int(gid)]
+            can_all = bool(self.member_permissions(int(gid), int(msg["author"]["id"])) & MENTION_EVERYONE)
+            by_id = {r["id"]: r for r in guild["roles"]}
+            for rid in self._resolve_role_mentions(msg):
+                allowed = "roles" in parse or rid in listed_roles
+                if allowed and (by_id[rid].get("mentionable") or can_all):
+                    roles.append(rid)
+            everyone = "everyone" in parse and can_all and ("@everyone" in content or "@here" in content)
+        return {"users": list(dict.fromkeys(users)), "roles": roles, "everyone": everyone}
 
     def _new_message(
         self,
@@ -1564,8 +1684,10 @@ class DiscordEmulator:
         return data
 
     async def _dispatch_message(self, event: str, msg: JSON) -> None:
+        guild_id = int(msg["guild_id"]) if msg.get("guild_id") else None
         for conn, session in self._identified_sessions():
-            await self._dispatch_to(conn, session, event, self._gateway_message(msg, session.intents))
+            if session.receives(guild_id):
+                await self._dispatch_to(conn, session, event, self._gateway_message(msg, session.intents))
         self._notify()
 
     def _edit_message(self, msg: JSON, payload: JSON, new_files: list[JSON]) -> None:
@@ -1636,9 +1758,56 @@ class DiscordEmulator:
             payload["message_reference"] = {"message_id": str(ref_id), "channel_id": str(cid)}
         msg = self._new_message(cid, author_d, payload, attachments=[dict(a) for a in attachments or []])
         msg["mentions"] = self._resolve_mentions(content, mentions)
+        msg["mention_roles"] = self._resolve_role_mentions(msg)
         self._store_message(msg)
         await self._dispatch_message("MESSAGE_CREATE", msg)
         return self._public(msg)
+
+    async def create_forum_post(
+        self, forum_id: int, title: str, content: str, *, author: JSON | int | None = None
+    ) -> tuple[JSON, JSON]:
+        """A member opens a post in a forum channel: (the post's thread, its starter message)."""
+        forum = self.channels[int(forum_id)]
+        if forum["type"] != GUILD_FORUM:
+            raise ValueError(f"channel {forum_id} is not a forum")
+        author_d = self._user(author)
+        gid = int(forum["guild_id"])
+        if int(author_d["id"]) not in self.guilds[gid]["members"]:
+            member = self.add_member(gid, author_d, _dispatch=False)
+            await self.dispatch("GUILD_MEMBER_ADD", {**member, "guild_id": forum["guild_id"]})
+        tid = self.snowflake()
+        now = _iso()
+        thread = {
+            "id": str(tid),
+            "guild_id": forum["guild_id"],
+            "parent_id": forum["id"],
+            "owner_id": author_d["id"],
+            "name": title,
+            "type": PUBLIC_THREAD,
+            "last_message_id": str(tid),
+            "message_count": 0,
+            "total_message_sent": 0,
+            "member_count": 1,
+            "rate_limit_per_user": 0,
+            "flags": 0,
+            "applied_tags": [],
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": now,
+                "locked": False,
+                "create_timestamp": now,
+            },
+        }
+        self.channels[tid] = thread
+        self.threads.append(thread)
+        await self.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
+        msg = self._new_message(tid, author_d, {"content": content}, attachments=[])
+        msg["id"] = str(tid)  # a forum post's starter message has the thread's id
+        msg["position"] = 0
+        self._store_message(msg)
+        await self._dispatch_message("MESSAGE_CREATE", msg)
+        return copy.deepcopy(thread), self._public(msg)
 
     def _interaction_base(
         self,
@@ -1663,7 +1832,7 @@ class DiscordEmulator:
             "locale": locale,
             "entitlements": [],
             "entitlement_sku_ids": [],
-            "attachment_size_limit": 10 * 1024 * 1024,
+            "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
         }
         if data is not None:
             payload["data"] = data
@@ -1736,6 +1905,16 @@ class DiscordEmulator:
             if isinstance(value, dict) and "filename" in value:
                 resolved.setdefault("attachments", {})[value["id"]] = dict(value)
                 out.append({"name": name, "type": 11, "value": value["id"]})
+            elif isinstance(value, dict) and "managed" in value and "permissions" in value:  # a role
+                resolved.setdefault("roles", {})[value["id"]] = copy.deepcopy(value)
+                out.append({"name": name, "type": 8, "value": value["id"]})
+            elif isinstance(value, dict) and "type" in value and "guild_id" in value:  # a channel
+                partial = {k: copy.deepcopy(value.get(k)) for k in ("id", "name", "type", "parent_id", "guild_id")}
+                partial["permissions"] = str(ALL_PERMISSIONS)
+                if value.get("thread_metadata") is not None:
+                    partial["thread_metadata"] = copy.deepcopy(value["thread_metadata"])
+                resolved.setdefault("channels", {})[value["id"]] = partial
+                out.append({"name": name, "type": 7, "value": value["id"]})
             elif isinstance(value, bool):
                 out.append({"name": name, "type": 5, "value": value})
             elif isinstance(value, int):
@@ -2080,7 +2259,19 @@ class DiscordEmulator:
             raise ApiError(404, 10008, "Unknown Message", violation=False)
         return msg
 
+    def _check_uploads(self, files: list[UploadedFile]) -> None:
+        if len(files) > MAX_ATTACHMENTS:
+            raise ApiError(
+                400,
+                50035,
+                "Invalid Form Body",
+                {"files": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 10 or fewer in length."}]}},
+            )
+        if sum(len(f.data) for f in files) > ATTACHMENT_SIZE_LIMIT:
+            raise ApiError(413, 40005, "Request entity too large")
+
     def _validated(self, payload: JSON | None, files: list[UploadedFile], *, create: bool) -> JSON:
+        self._check_uploads(files)
         payload = payload or {}
         errors = _FormErrors()
         validate_message_payload(payload, errors)
@@ -2109,7 +2300,7 @@ class DiscordEmulator:
             return _json_response(
                 {
                     "url": self.gateway_url,
-                    "shards": 1,
+                    "shards": self.recommended_shards,
                     "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1},
                 }
             )
@@ -2562,6 +2753,23 @@ class DiscordEmulator:
             comps = data.get("components") or []
             if not 1 <= len(comps) <= 5:
                 errors.add("data.components", "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.")
+            for i, row in enumerate(comps):
+                for j, item in enumerate(row.get("components") or [] if row.get("type") == 1 else []):
+                    p = f"data.components.{i}.components.{j}"
+                    if item.get("type") != 4:
+                        continue
+                    errors.max_len(f"{p}.label", item.get("label"), 45, 1)
+                    errors.max_len(f"{p}.custom_id", item.get("custom_id"), 100, 1)
+                    errors.max_len(f"{p}.placeholder", item.get("placeholder"), 100)
+                    errors.max_len(f"{p}.value", item.get("value"), 4000)
+                    for bound in ("min_length", "max_length"):
+                        value = item.get(bound)
+                        if value is not None and not 0 <= int(value) <= 4000:
+                            errors.add(
+                                f"{p}.{bound}", "NUMBER_TYPE_MAX", "int value should be less than or equal to 4000."
+                            )
+                    if item.get("style") not in (1, 2):
+                        errors.add(f"{p}.style", "BASE_TYPE_CHOICES", "Value must be one of {1, 2}.")
         errors.raise_if_any()
 
     async def _interaction_callback(self, req: _ApiRequest, interaction_id: int, token: str) -> web.Response:
@@ -2578,6 +2786,7 @@ class DiscordEmulator:
                 raise ApiError(404, 10062, "Unknown interaction")
             rtype = int(body.get("type", 0))
             data: JSON = body.get("data") or {}
+            self._check_uploads(req.files)
             self._validate_callback(handle, rtype, data, req.files)
         except ApiError as exc:
             status = exc.status

@@ -11,8 +11,8 @@ from tests.discord.bot_fixtures import (
     assert_clean,
     bot_settings,
     custom_ids,
-    fast_service,
     running_bot,
+    sampled_service,
 )
 from tests.discord.emulator import EPHEMERAL
 
@@ -91,8 +91,9 @@ async def test_feedback_is_stored_once_per_user_and_counted_per_guild(harness: H
     up, down = f"cb:vote:{h.emu.guild_id}:up", f"cb:vote:{h.emu.guild_id}:down"
     handle, thanks = await h.click(answer, up, user=h.emu.user)
     assert handle.ephemeral and "1 👍, 0 👎" in thanks["content"]
-    _, thanks = await h.click(answer, down, user=h.emu.owner)
-    assert "1 👍, 1 👎" in thanks["content"]
+    handle, modal = await h.click(answer, down, user=h.emu.owner)  # 👎: "what was wrong?" first (issue 13)
+    assert handle.response_type == 9 and modal["custom_id"] == f"cb:nothelpful:{h.emu.guild_id}:{answer['id']}"
+    await h.emu.wait_until(lambda: h.service.feedback_counts(h.namespace) == (1, 1), 5)  # counted at once
     _, again = await h.click(answer, down, user=h.emu.user)
     assert "already rated" in again["content"]
     rows = feedback_rows(h)
@@ -106,13 +107,13 @@ async def test_feedback_is_stored_once_per_user_and_counted_per_guild(harness: H
 
 async def test_buttons_keep_working_after_a_restart(emu, tmp_path):
     settings = bot_settings(tmp_path / "data", emu)
-    service = fast_service(settings, str(emu.guild_id))
+    service = sampled_service(settings, str(emu.guild_id))
     async with running_bot(emu, settings, service) as bot:
         handle = await emu.send_slash_command("ask", {"question": SAMPLE_QUESTION})
         answer = await handle.wait_final(10)
         assert bot.answers.get(int(answer["id"])) is not None
     # A new process: a new bot, nothing in memory.
-    service = fast_service(settings)
+    service = sampled_service(settings)
     async with running_bot(emu, settings, service) as bot:
         assert bot.answers.get(int(answer["id"])) is None
         click = await emu.click_button(int(answer["id"]), custom_ids(answer, "cb:cite:")[1])
@@ -165,7 +166,7 @@ async def test_too_long_questions_are_refused_plainly(harness: Harness):
 
 async def test_cooldown_is_per_user_and_friendly(emu, tmp_path):
     settings = bot_settings(tmp_path / "data", emu, cooldown_seconds=60, cooldown_rate=2)
-    service = fast_service(settings, str(emu.guild_id))
+    service = sampled_service(settings, str(emu.guild_id))
     async with running_bot(emu, settings, service):
         finals = []
         for _ in range(3):

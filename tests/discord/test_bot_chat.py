@@ -12,8 +12,8 @@ from tests.discord.bot_fixtures import (
     assert_clean,
     bot_settings,
     custom_ids,
-    fast_service,
     running_bot,
+    sampled_service,
 )
 from tests.discord.emulator import CREATE_PUBLIC_THREADS, DEFAULT_EVERYONE_PERMISSIONS
 
@@ -22,9 +22,9 @@ def spy_on_ask(h: Harness) -> list[tuple[str, list[str]]]:
     calls: list[tuple[str, list[str]]] = []
     real = h.service.ask
 
-    def ask(question, namespace=None, history=()):
+    def ask(question, namespace=None, history=(), **kwargs):
         calls.append((question, list(history)))
-        return real(question, namespace, history)
+        return real(question, namespace, history, **kwargs)
 
     h.service.ask = ask  # type: ignore[method-assign]
     return calls
@@ -78,7 +78,7 @@ async def test_follow_ups_in_the_thread_use_the_earlier_questions(harness: Harne
 
 async def test_follow_ups_after_a_restart_read_the_thread(emu, tmp_path):
     settings = bot_settings(tmp_path / "data", emu)
-    service = fast_service(settings, str(emu.guild_id))
+    service = sampled_service(settings, str(emu.guild_id))
     async with running_bot(emu, settings, service):
         asked = await emu.send_message(f"<@{emu.bot_user['id']}> Why did Iran refuse to leave Syria?")
         await emu.wait_until(lambda: emu.threads)
@@ -96,7 +96,7 @@ async def test_follow_ups_after_a_restart_read_the_thread(emu, tmp_path):
 
 async def test_without_the_message_content_intent_only_mentions_are_answered(emu, tmp_path):
     settings = bot_settings(tmp_path / "data", emu)
-    service = fast_service(settings, str(emu.guild_id))
+    service = sampled_service(settings, str(emu.guild_id))
     async with running_bot(emu, settings, service, message_content=False) as bot:
         assert not emu.intents & (1 << 15)
         h = Harness(emu, bot, service, settings)
@@ -152,7 +152,7 @@ async def test_messages_not_addressed_to_the_bot_are_ignored(harness: Harness):
 
 async def test_threads_are_optional_and_need_permission(emu, tmp_path):
     settings = bot_settings(tmp_path / "data", emu, create_threads=False)
-    service = fast_service(settings, str(emu.guild_id))
+    service = sampled_service(settings, str(emu.guild_id))
     async with running_bot(emu, settings, service) as bot:
         h = Harness(emu, bot, service, settings)
         await reply_to(h, await emu.send_message(f"{mention(h)} {SAMPLE_QUESTION}"))
@@ -178,7 +178,7 @@ async def test_threads_are_optional_and_need_permission(emu, tmp_path):
 
 async def test_chat_cooldown_and_long_questions(emu, tmp_path):
     settings = bot_settings(tmp_path / "data", emu, cooldown_seconds=60, cooldown_rate=1)
-    service = fast_service(settings, str(emu.guild_id))
+    service = sampled_service(settings, str(emu.guild_id))
     async with running_bot(emu, settings, service) as bot:
         h = Harness(emu, bot, service, settings)
         too_long = await emu.send_message(f"{mention(h)} " + "why " * 500)

@@ -33,8 +33,8 @@ from tests.discord.bot_fixtures import (
     bot_settings,
     components_of,
     custom_ids,
-    fast_service,
     running_bot,
+    sampled_service,
 )
 from tests.discord.emulator import EPHEMERAL, DiscordEmulator, InteractionHandle
 
@@ -141,7 +141,7 @@ class Run:
 @pytest.fixture
 async def run(emu: DiscordEmulator, tmp_path: Path) -> AsyncIterator[Run]:
     settings = bot_settings(tmp_path / "data", emu, dm_namespace=DM_NAMESPACE)
-    service = fast_service(settings)
+    service = sampled_service(settings)
     async with running_bot(emu, settings, service) as bot:
         state = Run(emu, bot, service)
         yield state
@@ -424,6 +424,7 @@ def sweep(run: Run, spaces: list[Space], first_outgoing: int) -> None:
         assert_shows_nothing_of(visible(out.payload), spaces, space, f"{out.kind} {out.route}")
 
 
+@pytest.mark.slow
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from bot import messages
 from retrieval.service import CitebotService, sample_path
 from tests.discord.bot_fixtures import SAMPLE_QUESTION, Harness, bot_settings, running_bot
@@ -62,6 +64,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+@pytest.mark.slow
 async def test_two_hundred_concurrent_asks_are_acknowledged_in_time_and_answered(
     emu: DiscordEmulator, real_service: CitebotService, tmp_path
 ):

@@ -68,7 +68,7 @@ async def test_help_lists_the_commands(harness: Harness):
     handle, message = await harness.run("help")
     assert handle.response_type == 4 and handle.ephemeral
     text = "\n".join(f["value"] for f in message["embeds"][0]["fields"])
-    for name in ("ask", "search", "cite", "sources", "ingest", "forget", "help"):
+    for name in ("ask", "search", "cite", "sources", "ingest", "forget", "config", "help", "feed", "stats"):
         assert f"`/{name}`" in text
     assert "Ask Citebot about this" in text and "Find source" in text
 
@@ -82,9 +82,13 @@ async def test_commands_are_registered_within_discord_rules(harness: Harness):
         (1, "sources"),
         (1, "ingest"),
         (1, "forget"),
+        (1, "config"),
         (1, "help"),
+        (1, "feed"),
+        (1, "stats"),
         (3, "Ask Citebot about this"),
         (3, "Find source"),
     }
     manage = {c["name"]: c["default_member_permissions"] for c in harness.emu.commands()}
-    assert int(manage["ingest"]) == int(manage["forget"]) == 1 << 5 and manage["ask"] is None
+    assert int(manage["ingest"]) == int(manage["forget"]) == int(manage["config"]) == 1 << 5
+    assert manage["ask"] is None

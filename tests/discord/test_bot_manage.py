@@ -14,8 +14,8 @@ from tests.discord.bot_fixtures import (
     assert_clean,
     bot_settings,
     custom_ids,
-    fast_service,
     running_bot,
+    sampled_service,
 )
 from tests.discord.emulator import ADMINISTRATOR, EPHEMERAL
 from tests.http_server import send, serve
@@ -111,7 +111,7 @@ async def test_the_same_file_again_is_unchanged(harness: Harness):
 
 async def test_oversize_binary_and_unsupported_attachments_are_refused(emu, tmp_path):
     settings = bot_settings(tmp_path / "data", emu, max_file_bytes=10_000)
-    async with running_bot(emu, settings, fast_service(settings)):
+    async with running_bot(emu, settings, sampled_service(settings)):
         big = emu.add_attachment("big.txt", b"word " * 5000, "text/plain")
         handle = await emu.send_slash_command("ingest", {"file": big}, permissions=MANAGER_PERMISSIONS)
         reply = await handle.wait_final(5)
@@ -163,12 +163,12 @@ async def test_ingest_by_url(emu, tmp_path):
     with serve({"/volcano": lambda handler: send(handler, 200, page, "text/html; charset=utf-8")}) as base:
         # Private addresses are refused unless allowed (here they must be: the server is local).
         settings = bot_settings(tmp_path / "blocked", emu)
-        async with running_bot(emu, settings, fast_service(settings)):
+        async with running_bot(emu, settings, sampled_service(settings)):
             handle = await emu.send_slash_command("ingest", {"url": f"{base}/volcano"}, permissions=MANAGER_PERMISSIONS)
             await emu.wait_until(lambda: (handle.original and handle.original.get("embeds")) or None, 10)
             assert handle.original["embeds"][0]["title"] == messages.INGEST_TITLE_FAILED
         settings = bot_settings(tmp_path / "allowed", emu, url_allow_private=True)
-        service = fast_service(settings)
+        service = sampled_service(settings)
         async with running_bot(emu, settings, service):
             handle = await emu.send_slash_command("ingest", {"url": f"{base}/volcano"}, permissions=MANAGER_PERMISSIONS)
             await emu.wait_until(lambda: (handle.original and handle.original.get("embeds")) or None, 10)
@@ -183,7 +183,7 @@ async def test_ingest_by_url(emu, tmp_path):
 
 async def test_guild_quota_is_enforced_with_a_clear_message(emu, tmp_path):
     settings = bot_settings(tmp_path / "data", emu, guild_max_documents=1)
-    async with running_bot(emu, settings, fast_service(settings, str(emu.guild_id))):
+    async with running_bot(emu, settings, sampled_service(settings, str(emu.guild_id))):
         file = emu.add_attachment("v.txt", ARTICLE.encode(), "text/plain")
         handle = await emu.send_slash_command("ingest", {"file": file}, permissions=MANAGER_PERMISSIONS)
         await emu.wait_until(lambda: (handle.original and handle.original.get("content")) or None, 10)

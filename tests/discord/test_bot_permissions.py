@@ -25,8 +25,8 @@ from tests.discord.bot_fixtures import (
     assert_clean,
     bot_settings,
     custom_ids,
-    fast_service,
     running_bot,
+    sampled_service,
 )
 from tests.discord.emulator import (
     ADMINISTRATOR,
@@ -151,7 +151,7 @@ async def test_a_stale_cache_of_roles_never_overrides_what_discord_resolved(emu:
     moderator = emu.add_user("moderator")
     emu.add_member(emu.guild_id, moderator, roles=[int(role["id"])])
     settings = bot_settings(tmp_path / "data", emu)
-    service = fast_service(settings, str(emu.guild_id))
+    service = sampled_service(settings, str(emu.guild_id))
     async with running_bot(emu, settings, service) as bot:
         h = Harness(emu, bot, service, settings)
         cached = bot.get_guild(emu.guild_id).get_role(int(role["id"]))
@@ -261,10 +261,10 @@ async def test_no_button_menu_or_mention_changes_any_document(harness: Harness):
     assert_clean(h.emu)
 
 
-async def test_only_ingest_and_forget_are_registered_for_managers_and_servers_only(harness: Harness):
+async def test_only_ingest_forget_and_config_are_registered_for_managers_and_servers_only(harness: Harness):
     registered = {c["name"]: c for c in harness.emu.commands()}
     for name, command in registered.items():
-        managed = name in ("ingest", "forget")
+        managed = name in ("ingest", "forget", "config", "stats", "feed")
         permissions = command.get("default_member_permissions")
         assert int(permissions) == MANAGE_GUILD if managed else permissions is None, (name, permissions)
         if managed:
@@ -272,4 +272,5 @@ async def test_only_ingest_and_forget_are_registered_for_managers_and_servers_on
     _, shown = await harness.run("help")
     text = "\n".join(f["value"] for f in shown["embeds"][0]["fields"])
     assert f"`/ingest` — {messages.INGEST_DESCRIPTION} {messages.HELP_MANAGE}" in text
+    assert f"`/config` — {messages.CONFIG_DESCRIPTION} {messages.HELP_MANAGE}" in text
     assert f"`/ask` — {messages.ASK_DESCRIPTION}\n" in text

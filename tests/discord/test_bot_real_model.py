@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from retrieval.service import CitebotService, sample_path
 from tests.discord.bot_fixtures import SAMPLE_QUESTION, Harness, bot_settings, custom_ids, running_bot
 from tests.discord.emulator import DiscordEmulator
@@ -30,6 +32,7 @@ async def test_real_model_answers_and_cites_correctly(emu: DiscordEmulator, real
         h.assert_clean()
 
 
+@pytest.mark.slow
 async def test_fifty_concurrent_asks_are_all_acknowledged_in_time_and_answered(
     emu: DiscordEmulator, real_service: CitebotService, tmp_path
 ):

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
+import subprocess
 import sys
 
 import discord
@@ -16,9 +18,11 @@ import pytest
 import yarl
 
 from bot import runner
-from bot.app import DISCORD_API_BASE, Citebot
+from bot.app import Citebot
+from bot.runner import DISCORD_API_BASE
+from bot.tree import CitebotTree
 from retrieval.errors import CitebotError
-from tests.discord.bot_fixtures import FAKE_TOKEN, assert_clean, bot_settings
+from tests.discord.bot_fixtures import FAKE_TOKEN, assert_clean, bot_settings, sampled_service
 from tests.discord.emulator import DiscordEmulator
 
 
@@ -51,6 +55,65 @@ async def test_serve_finds_the_gateway_of_a_compatible_server_and_syncs_to_one_g
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert_clean(emu)
+
+
+async def serve_until_ready(emu: DiscordEmulator, settings, **options) -> asyncio.Task:
+    task = asyncio.create_task(runner.serve(settings, FAKE_TOKEN, **options))
+    # The commands, if pushed at all, are pushed before the bot identifies on the gateway.
+    await emu.wait_until(lambda: emu.identify_payload, timeout=60)
+    return task
+
+
+async def stop(task: asyncio.Task) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def test_serve_pushes_no_commands_unless_asked(emu: DiscordEmulator, tmp_path, discord_defaults):
+    """Discord rate-limits command syncs and takes a while to show global ones: not on every start."""
+    task = await serve_until_ready(emu, bot_settings(tmp_path / "data", emu))
+    try:
+        handle = await emu.send_slash_command("help")  # the commands Discord already has still work
+        assert (await handle.wait_final(10))["embeds"]
+        assert emu.requests_to("PUT", r"/commands$") == []
+        assert emu.commands() == [] and emu.commands(emu.guild_id) == []
+    finally:
+        await stop(task)
+    assert_clean(emu)
+
+
+async def test_serve_with_sync_global_pushes_the_commands_globally(emu: DiscordEmulator, tmp_path, discord_defaults):
+    task = await serve_until_ready(emu, bot_settings(tmp_path / "data", emu), sync_global=True)
+    try:
+        await emu.wait_until(lambda: emu.commands(), timeout=30)
+        assert {c["name"] for c in emu.commands()} >= {"ask", "ingest", "Find source"}
+        assert emu.commands(emu.guild_id) == []
+    finally:
+        await stop(task)
+    assert_clean(emu)
+
+
+async def test_the_bot_leaves_discord_py_globals_alone(emu: DiscordEmulator, tmp_path, discord_defaults):
+    """Which API and gateway discord.py talks to is the runner's to set, not the bot's constructor's."""
+    bot = Citebot(bot_settings(tmp_path / "data", emu), sampled_service(bot_settings(tmp_path / "data", emu)))
+    try:
+        assert discord.http.Route.BASE == DISCORD_API_BASE
+        assert yarl.URL("wss://gateway.discord.gg/") == discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+        assert isinstance(bot.tree, CitebotTree)  # errors are the tree's to handle, not a patched attribute
+        assert "on_error" not in vars(bot.tree)
+    finally:
+        await bot.close()
+
+
+def test_citebot_run_refuses_both_sync_options(tmp_path):
+    env = {**os.environ, "DISCORD_TOKEN": FAKE_TOKEN, "CITEBOT_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "citebot", "run", "--sync", "--sync-guild", "1"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: use --sync or --sync-guild, not both"
 
 
 async def test_a_rejected_token_is_a_clear_error(emu: DiscordEmulator, tmp_path, discord_defaults):
@@ -110,6 +173,7 @@ def test_setup_logging_redacts_the_token(capfd):
                 root.removeHandler(handler)
 
 
+@pytest.mark.slow
 async def test_citebot_run_end_to_end(emu: DiscordEmulator, tmp_path):
     """The real command, in its own process, configured only through the environment."""
     env = {
@@ -133,7 +197,8 @@ async def test_citebot_run_end_to_end(emu: DiscordEmulator, tmp_path):
         proc.send_signal(signal.SIGINT)
         _, err = await asyncio.wait_for(proc.communicate(), 30)
     text = err.decode(errors="replace")
-    assert "synced 9 commands to guild" in text and "has connected to Gateway" in text
+    synced = re.search(r"synced (\d+) commands to guild", text)
+    assert synced and int(synced.group(1)) == len(emu.commands(emu.guild_id)) and "has connected to Gateway" in text
     assert "DEBUG" in text and FAKE_TOKEN not in text
     assert proc.returncode == 0
     assert_clean(emu)

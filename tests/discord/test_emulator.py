@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import zlib
@@ -15,6 +16,7 @@ import pytest
 from discord import app_commands
 
 from tests.discord.emulator import (
+    GUILD_FORUM,
     MANAGE_GUILD,
     DiscordEmulator,
     message_text,
@@ -591,3 +593,222 @@ async def test_unknown_routes_are_recorded(emulator: DiscordEmulator) -> None:
     status, data = await raw(emulator, "GET", "/nope/123")
     assert status == 404 and data == {"message": "404: Not Found", "code": 0}
     assert emulator.unknown_routes == [("GET", "/nope/123")]
+
+
+# --------------------------------------------------------------------------------------------
+# Sharding
+# --------------------------------------------------------------------------------------------
+
+
+class QuickShardedClient(discord.AutoShardedClient):
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """discord.py waits 5 s before each further shard's IDENTIFY (Discord's limit); not here."""
+
+
+def record_events(client: discord.Client) -> dict[str, list[int | None]]:
+    """The guild of every message and interaction ``client`` receives (None: a DM)."""
+    seen: dict[str, list[int | None]] = {"messages": [], "interactions": []}
+
+    async def on_message(message: discord.Message) -> None:
+        seen["messages"].append(message.guild.id if message.guild else None)
+
+    async def on_interaction(interaction: discord.Interaction) -> None:
+        seen["interactions"].append(interaction.guild_id)
+
+    client.event(on_message)
+    client.event(on_interaction)
+    return seen
+
+
+async def test_each_shard_session_gets_only_its_guilds_events(emulator: DiscordEmulator) -> None:
+    first = emulator.add_guild("shard zero", shard=(0, 2))
+    second = emulator.add_guild("shard one", shard=(1, 2))
+    g0, g1 = int(first["id"]), int(second["id"])
+    assert ((g0 >> 22) % 2, (g1 >> 22) % 2) == (0, 1)
+    clients = [
+        discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0.05, shard_id=i, shard_count=2)
+        for i in (0, 1)
+    ]
+    unsharded = discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0.05)
+    seen = [record_events(c) for c in (*clients, unsharded)]
+    async with (
+        run_client(clients[0], emulator.bot_token),
+        run_client(clients[1], emulator.bot_token),
+        run_client(unsharded, emulator.bot_token),
+    ):
+        assert sorted(emulator.session_shards()) == [(0, 1), (0, 2), (1, 2)]
+        assert g0 in {g.id for g in clients[0].guilds} and g1 not in {g.id for g in clients[0].guilds}
+        assert g1 in {g.id for g in clients[1].guilds} and g0 not in {g.id for g in clients[1].guilds}
+        assert {g0, g1, emulator.guild_id} <= {g.id for g in unsharded.guilds}  # unsharded: everything
+        for guild in (first, second):
+            await emulator.send_message("hello", channel_id=int(guild["channels"][0]["id"]))
+            await emulator.send_slash_command("ask", {"question": "q"}, guild_id=int(guild["id"]),
+                                              channel_id=int(guild["channels"][0]["id"]))  # fmt: skip
+        await emulator.send_message("a DM", dm=True)
+        await emulator.wait_until(lambda: len(seen[2]["messages"]) == 3 and len(seen[2]["interactions"]) == 2)
+        await emulator.wait_until(lambda: len(seen[0]["messages"]) == 2 and seen[1]["interactions"])
+    assert seen[0] == {"messages": [g0, None], "interactions": [g0]}  # DMs go to shard 0, as on Discord
+    assert seen[1] == {"messages": [g1], "interactions": [g1]}
+    assert seen[2] == {"messages": [g0, g1, None], "interactions": [g0, g1]}
+    readies = [e["d"] for e in emulator.dispatched if e["t"] == "READY" and e["d"]["shard"] == [1, 2]]
+    ready_guilds = [{int(g["id"]) for g in ready["guilds"]} for ready in readies]
+    assert ready_guilds and all((gid >> 22) % 2 == 1 for gid in ready_guilds[0])
+
+
+async def test_gateway_bot_recommends_the_shard_count_auto_sharding_uses(emulator_factory: Factory) -> None:
+    emulator = await emulator_factory(recommended_shards=2)
+    status, body = await raw(emulator, "GET", "/gateway/bot")
+    assert status == 200 and body["shards"] == 2
+    guilds = [int(emulator.add_guild(f"g{i}", shard=(i, 2))["id"]) for i in (0, 1)]
+    client = QuickShardedClient(intents=discord.Intents.default(), guild_ready_timeout=0.05)
+    async with run_client(client, emulator.bot_token):
+        assert client.shard_count == 2 and sorted(client.shards) == [0, 1]
+        assert sorted(emulator.session_shards()) == [(0, 2), (1, 2)]
+        assert set(guilds) <= {g.id for g in client.guilds}
+        assert {client.get_guild(g).shard_id for g in guilds} == {0, 1}  # type: ignore[union-attr]
+    assert emulator.violations == []
+
+
+@pytest.mark.parametrize("shard", [[2, 2], [0, 0], [-1, 2], [0], "0,1"])
+async def test_an_impossible_shard_is_refused_with_4010(emulator: DiscordEmulator, shard: Any) -> None:
+    async with aiohttp.ClientSession() as session, session.ws_connect(emulator.gateway_url + "?v=10") as ws:
+        assert json.loads((await ws.receive(timeout=2)).data)["op"] == 10
+        await ws.send_json({"op": 2, "d": {"token": emulator.bot_token, "intents": 0, "shard": shard}})
+        msg = await ws.receive(timeout=2)
+        assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 4010
+    assert emulator.session_shards() == [] and emulator.violations
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 13: forums, role and channel options, who a message pings, upload limits, modal fields
+# --------------------------------------------------------------------------------------------
+
+
+async def test_a_forum_post_is_a_thread_whose_starter_message_has_its_id(emulator: DiscordEmulator) -> None:
+    forum = emulator.add_channel(emulator.guild_id, "questions", type=GUILD_FORUM)
+    client, _ = make_client(message_content=True)
+    seen: list[discord.Message] = []
+
+    @client.event
+    async def on_message(message: discord.Message) -> None:
+        if message.author.id != client.user.id:  # type: ignore[union-attr]
+            seen.append(message)
+            await message.reply("answered here", mention_author=False)
+
+    async with run_client(client, emulator.bot_token):
+        assert isinstance(client.get_channel(int(forum["id"])), discord.ForumChannel)
+        thread, starter = await emulator.create_forum_post(int(forum["id"]), "Is the dam open?", "Asking for a friend")
+        reply = await emulator.wait_for_bot_message(channel_id=int(thread["id"]), timeout=5)
+        post = seen[0].channel
+        assert isinstance(post, discord.Thread) and isinstance(post.parent, discord.ForumChannel)
+        assert post.id == seen[0].id == int(starter["id"]) and post.name == "Is the dam open?"
+        assert post.owner_id == int(emulator.user["id"])
+    assert reply["message_reference"]["message_id"] == starter["id"] and reply["content"] == "answered here"
+    with pytest.raises(ValueError, match="not a forum"):
+        await emulator.create_forum_post(emulator.channel_id, "t", "c")
+
+
+async def test_role_and_channel_options_are_resolved(emulator: DiscordEmulator) -> None:
+    role = emulator.add_role(emulator.guild_id, "support", 0)
+    channel = emulator.add_channel(emulator.guild_id, "help-desk")
+    client, tree = make_client()
+    got: list[tuple[Any, Any]] = []
+
+    @tree.command(name="route", description="Route")
+    async def route(interaction: discord.Interaction, who: discord.Role, where: discord.TextChannel) -> None:
+        got.append((who, where))
+        await interaction.response.send_message("ok", ephemeral=True)
+
+    async with run_client(client, emulator.bot_token):
+        await tree.sync()
+        ix = await emulator.send_slash_command("route", {"who": role, "where": channel})
+        assert (await ix.wait_final(5))["content"] == "ok"
+    [(who, where)] = got
+    assert (who.id, who.name, where.id, where.name) == (int(role["id"]), "support", int(channel["id"]), "help-desk")
+    assert ix.payload["data"]["resolved"]["roles"][role["id"]]["name"] == "support"
+
+
+@pytest.mark.parametrize("mentionable", [True, False])
+async def test_pings_follow_allowed_mentions_and_role_mentionability(
+    emulator: DiscordEmulator, mentionable: bool
+) -> None:
+    support = emulator.add_role(emulator.guild_id, "support", 0)
+    other = emulator.add_role(emulator.guild_id, "other", 0)
+    support["mentionable"] = other["mentionable"] = mentionable
+    user = emulator.user
+    text = f"<@&{support['id']}> <@&{other['id']}> <@{user['id']}> @everyone"
+    client, _ = make_client()
+    async with run_client(client, emulator.bot_token):
+        channel = client.get_channel(emulator.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        quiet = await channel.send(text)  # the client's default: AllowedMentions.none()
+        only_support = await channel.send(
+            text,
+            allowed_mentions=discord.AllowedMentions(
+                everyone=False, users=False, roles=[discord.Object(int(support["id"]))], replied_user=False
+            ),
+        )
+        default = await channel.send(text, allowed_mentions=discord.AllowedMentions.all())
+    assert emulator.pings(quiet.id) == {"users": [], "roles": [], "everyone": False}
+    [wire] = [o.allowed_mentions for o in emulator.outgoing("message_create") if o.message_id == only_support.id]
+    assert wire is not None and wire["parse"] == [] and [str(r) for r in wire["roles"]] == [support["id"]]
+    assert emulator.pings(only_support.id) == {
+        "users": [],
+        "roles": [support["id"]] if mentionable else [],
+        "everyone": False,
+    }
+    # The bot lacks Mention Everyone: @everyone never pings, roles only when mentionable.
+    everything = emulator.pings(default.id)
+    assert everything["users"] == [user["id"]] and everything["everyone"] is False
+    assert everything["roles"] == ([support["id"], other["id"]] if mentionable else [])
+
+
+async def test_user_messages_carry_their_role_mentions(emulator: DiscordEmulator) -> None:
+    role = emulator.add_role(emulator.guild_id, "news", 0)
+    msg = await emulator.send_message(f"hey <@&{role['id']}> and <@&999>")
+    assert msg["mention_roles"] == [role["id"]]
+
+
+async def test_uploads_over_the_limit_are_refused(emulator: DiscordEmulator) -> None:
+    client, tree = make_client()
+
+    @tree.command(name="chart", description="Chart")
+    async def chart(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await interaction.edit_original_response(
+            embed=discord.Embed(title="c").set_image(url="attachment://c.png"),
+            attachments=[discord.File(io.BytesIO(b"\x89PNG small"), filename="c.png")],
+        )
+
+    async with run_client(client, emulator.bot_token):
+        await tree.sync()
+        ix = await emulator.send_slash_command("chart")
+        final = await ix.wait_final(5)
+        channel = client.get_channel(emulator.channel_id)
+        assert isinstance(channel, discord.TextChannel)
+        with pytest.raises(discord.HTTPException) as too_big:
+            await channel.send(file=discord.File(io.BytesIO(b"x" * (10 * 1024 * 1024 + 1)), filename="big.bin"))
+        with pytest.raises(discord.HTTPException) as too_many:
+            await channel.send(files=[discord.File(io.BytesIO(b"x"), filename=f"{i}.txt") for i in range(11)])
+    assert [a["filename"] for a in final["attachments"]] == ["c.png"]
+    assert final["embeds"][0]["image"]["url"] == "attachment://c.png"
+    assert (too_big.value.status, too_big.value.code) == (413, 40005)
+    assert (too_many.value.status, too_many.value.code) == (400, 50035)
+
+
+async def test_modal_text_inputs_are_validated(emulator: DiscordEmulator) -> None:
+    client, tree = make_client()
+
+    @tree.command(name="bad", description="Bad modal")
+    async def bad(interaction: discord.Interaction) -> None:
+        modal = discord.ui.Modal(title="Report", custom_id="bad-modal")
+        modal.add_item(discord.ui.TextInput(label="L" * 46, custom_id="reason", max_length=4000))
+        with contextlib.suppress(discord.HTTPException):
+            await interaction.response.send_modal(modal)
+
+    async with run_client(client, emulator.bot_token):
+        await tree.sync()
+        ix = await emulator.send_slash_command("bad")
+        await emulator.wait_until(lambda: emulator.violations or None, 5)
+    assert ix.response is None
+    assert any("label" in v[1] for v in emulator.violations)

@@ -385,3 +385,21 @@ def test_redaction_of_messages_arguments_and_tracebacks():
     RedactingFilter(token).filter(record)
     formatted = logging.Formatter().format(record)
     assert token not in formatted and REDACTED in formatted
+
+
+def test_the_stats_embed_shows_failing_feeds_and_leaves_the_field_out_without_feeds():
+    from bot import messages
+    from bot.admin_render import stats_embed
+    from retrieval.stats import FailingFeed, FeedHealth, Stats
+
+    def stats(health: FeedHealth) -> Stats:
+        return Stats("g", 7, "2026-12-01", 0, 0, 0, (), (), 0, 0, (), health)
+
+    failing = FeedHealth(2, (FailingFeed("https://b.example/rss", 3, "HTTP 500\nfrom *the* server"),), 70.0)
+    fields = {f.name: f.value for f in stats_embed(stats(failing), chart=None).fields}
+    assert fields[messages.STATS_FEEDS].splitlines() == [
+        "2 feed(s), 1 failing (worst: https://b.example/rss, 3x)",
+        "https://b.example/rss: 3x, HTTP 500 from \\*the\\* server",
+    ]
+    quiet = stats_embed(stats(FeedHealth(0, (), None)), chart=None)
+    assert messages.STATS_FEEDS not in {f.name for f in quiet.fields}

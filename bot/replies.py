@@ -1,9 +1,11 @@
-"""Acknowledging interactions and reporting failures, for every command, button and menu.
+"""Acknowledging, refusing and reporting, for every command, button, menu and chat message.
 
-``defer`` is the first await of every slow handler (Discord wants an answer within 3 s).
-``report`` turns any exception into a short ephemeral message: a ``CitebotError``'s own
-sentence, or "something went wrong" with an error id that is also in the log line that
-carries the traceback. The tree-wide handler below routes app-command errors there.
+``refuse_early`` answers the refusals that come before any work (cooldown, empty or
+too long input); ``defer`` is the first await of every slow handler (Discord wants an
+answer within 3 s). ``report`` turns any exception into a short ephemeral message: a
+``CitebotError``'s own sentence, or "something went wrong" with an error id that is also
+in the log line that carries the traceback. The command tree (``bot.tree``) routes
+app-command errors there. Shared by the cogs and the views, so it is no cog itself.
 """
 
 from __future__ import annotations
@@ -11,14 +13,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot import messages, render
-from retrieval.errors import CitebotError, IngestError, InvalidQuestion, NotFound
+from bot.permissions import can_manage
+from retrieval import CitebotError, IngestError, InvalidQuestion, LimitReached, NotFound, check_length
+
+if TYPE_CHECKING:
+    from bot.app import Citebot
 
 log = logging.getLogger("bot.errors")
 
@@ -27,6 +33,39 @@ log = logging.getLogger("bot.errors")
 USER_ERRORS = (InvalidQuestion, NotFound, IngestError)
 
 _MODE = "citebot_reply"  # interaction.extras key: how the interaction was acknowledged
+
+
+async def refuse_early(interaction: discord.Interaction[Citebot], text: str, what: str = "question") -> bool:
+    """Per-user cooldown and input length, checked before anything is deferred."""
+    bot = interaction.client
+    wait = bot.cooldowns.retry_after(interaction.user.id)
+    if wait > 0:
+        await interaction.response.send_message(messages.cooldown(wait), ephemeral=True)
+        return True
+    stripped = text.strip()
+    if not stripped:
+        await interaction.response.send_message(messages.NO_TEXT, ephemeral=True)
+        return True
+    try:
+        check_length(stripped, bot.config.max_question_chars, what)
+    except InvalidQuestion as exc:
+        await interaction.response.send_message(render.error_text(str(exc)), ephemeral=True)
+        return True
+    return False
+
+
+async def refuse_non_manager(interaction: discord.Interaction[Citebot]) -> bool:
+    """Refuse (privately) outside a server or without Manage Server, from the interaction's own bits.
+
+    The same check as ``bot.cogs.manage``'s, here so that the issue-13 cogs share it without
+    importing a cog (the lead may point manage at this one)."""
+    if interaction.guild_id is None:
+        await interaction.response.send_message(messages.GUILD_ONLY, ephemeral=True)
+        return True
+    if not can_manage(interaction):
+        await interaction.response.send_message(messages.NEEDS_MANAGE_GUILD, ephemeral=True)
+        return True
+    return False
 
 
 async def defer(interaction: discord.Interaction, *, ephemeral: bool, thinking: bool = True) -> None:
@@ -51,6 +90,9 @@ def describe(error: BaseException, where: str) -> str:
         error = error.original
     if isinstance(error, app_commands.TransformerError) and error.__cause__ is not None:
         error = error.__cause__
+    if isinstance(error, LimitReached):  # the service's wording is neutral: say "this server"
+        log.info("%s: %s", where, error)
+        return messages.limit_reached(error.bound, error.limit, error.current)
     if isinstance(error, USER_ERRORS):
         log.info("%s: %s: %s", where, type(error).__name__, error)
         return render.error_text(str(error))
@@ -112,26 +154,3 @@ async def report_message(message: discord.Message, error: BaseException) -> None
         await message.reply(render.content(text), mention_author=False)
     except Exception as exc:  # e.g. the connection is closing: the log already has the cause
         log.warning("could not reply with an error (%s)", type(exc).__name__)
-
-
-class Errors(commands.Cog):
-    """Installs the tree-wide application command error handler."""
-
-    def __init__(self, bot: commands.Bot) -> None:
-        self.bot = bot
-        self._previous: Any = None
-
-    async def cog_load(self) -> None:
-        self._previous = self.bot.tree.on_error
-        self.bot.tree.on_error = self.on_app_command_error  # type: ignore[method-assign]
-
-    async def cog_unload(self) -> None:
-        if self._previous is not None:
-            self.bot.tree.on_error = self._previous  # type: ignore[method-assign]
-
-    async def on_app_command_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
-        await report(interaction, error)
-
-
-async def setup(bot: commands.Bot) -> None:
-    await bot.add_cog(Errors(bot))

@@ -312,7 +312,7 @@ class CitebotSystem:
         from retrieval.service import CitebotService
 
         self.settings = load_settings(data_dir=workdir / "citebot", **overrides)
-        self.svc = CitebotService(self.settings, embedder=embedder)
+        self.svc = CitebotService.from_settings(self.settings, embedder=embedder)
         self.embedder = self.svc.embedder  # loaded before any clock starts
 
     def ingest(self, docs: Sequence[Document]) -> int:
@@ -352,7 +352,7 @@ class RerankerOffSystem(CitebotSystem):
         from retrieval.service import CitebotService
 
         self.settings = citebot.settings.model_copy(update={"reranker_model": "none"})
-        self.svc = CitebotService(self.settings, embedder=citebot.embedder, store=citebot.svc.store)
+        self.svc = CitebotService.from_settings(self.settings, embedder=citebot.embedder, store=citebot.svc.store)
         self.embedder = citebot.embedder
 
     def ingest(self, docs: Sequence[Document]) -> int:
@@ -462,6 +462,19 @@ def _tally_citations(tally: _Tally, outcome: Outcome, texts: dict[str, str]) -> 
 
 
 # -- the whole run ----------------------------------------------------------------------
+def load_plan(
+    dataset: Path | str, *, sample: int | None, seed: int, holdout: float, split: str
+) -> tuple[list[Article], EvalPlan]:
+    """The dataset's articles and the seeded plan of what to ingest and ask."""
+    articles = load_squad(dataset)
+    if not articles:
+        raise CitebotError(f"{dataset}: no articles in the dataset")
+    plan = make_plan(articles, sample=sample, seed=seed, holdout=holdout, split=split)
+    if not plan.answerable:
+        raise CitebotError("no answerable question was sampled; raise --sample or lower --holdout")
+    return articles, plan
+
+
 def evaluate(
     dataset: Path | str,
     *,
@@ -479,12 +492,7 @@ def evaluate(
     The systems answer each question in turn (rotating who goes first), so a slow spell
     of a shared machine falls on all of them alike and their latencies stay comparable.
     """
-    articles = load_squad(dataset)
-    if not articles:
-        raise CitebotError(f"{dataset}: no articles in the dataset")
-    plan = make_plan(articles, sample=sample, seed=seed, holdout=holdout, split=split)
-    if not plan.answerable:
-        raise CitebotError("no answerable question was sampled; raise --sample or lower --holdout")
+    articles, plan = load_plan(dataset, sample=sample, seed=seed, holdout=holdout, split=split)
     say = progress or (lambda _: None)
     docs = [articles[i].document(f"eval:{i}") for i in plan.ingested]
     texts = {d.id: d.text for d in docs}
