@@ -176,6 +176,8 @@ def make_plan(
 # -- metrics ----------------------------------------------------------------------------
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = frozenset(string.punctuation) | set("\u2018\u2019\u201c\u201d\u2013\u2014")
+# English possessives: folding would glue "Finland’s" into "finlands", which hides "Finland".
+_POSSESSIVE = re.compile(r"(?<=\w)['\u2019]s\b")
 
 
 def fold(text: str) -> str:
@@ -185,9 +187,11 @@ def fold(text: str) -> str:
 
 
 def answer_hit(answers: Sequence[str], quoted: str) -> bool:
-    """Does a gold answer occur inside the quoted text (as whole words, folded)?"""
-    haystack = f" {fold(quoted)} "
-    return any(f" {fold(a)} " in haystack for a in answers if fold(a))
+    """Does a gold answer occur inside the quoted text (as whole words, folded)? The text is
+    also read with its possessive 's dropped ("Finland’s" holds "Finland"); read as is too, for
+    answers that end in one ("McDonald's")."""
+    haystacks = {f" {fold(quoted)} ", f" {fold(_POSSESSIVE.sub('', quoted))} "}
+    return any(f" {fold(a)} " in h for a in answers if fold(a) for h in haystacks)
 
 
 def covers(span: tuple[int, int], gold: Sequence[tuple[int, int]]) -> bool:

@@ -46,6 +46,14 @@ def test_answer_hit_needs_whole_words() -> None:
     assert not answer_hit([""], "anything at all")
 
 
+def test_answer_hit_reads_through_possessives() -> None:
+    assert answer_hit(["Finland"], "Finland\u2019s president said so.")
+    assert answer_hit(["NATO"], "It was NATO's decision.")
+    assert answer_hit(["McDonald's"], "McDonald\u2019s raised prices.")  # the answer keeps its own 's
+    assert not answer_hit(["Finland"], "Finlands is no word.")
+    assert not answer_hit(["Finland"], "Finlandia\u2019s hall.")
+
+
 def test_evidence_ranks() -> None:
     gold = [(100, 110), (300, 305)]
     assert covers((90, 120), gold)
