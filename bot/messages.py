@@ -12,6 +12,8 @@ from __future__ import annotations
 ASK_DESCRIPTION = "Ask a question; the answer quotes the ingested articles, with citations."
 ASK_QUESTION = "What you want to know."
 ASK_PRIVATE = "Only you see the answer (you can still share it)."
+ASK_SINCE = "Only articles published since: 12h, 7d, 2w, 3m, 1y or a date like 2024-05-01."
+ASK_SOURCE = "Only articles from this site: a domain like reuters.com, or a URL."
 SEARCH_DESCRIPTION = "Show the passages of the ingested articles that best match a query."
 SEARCH_QUERY = "Words or a question to look for."
 CITE_DESCRIPTION = "Open a citation by its id, or find where a quote occurs in the articles."

@@ -18,7 +18,17 @@ from urllib.parse import urlsplit
 import discord
 
 from bot import messages
-from retrieval import Answer, Citation, CitationContext, DocumentInfo, IngestReport, SearchHit, replace_surrogates
+from retrieval import (
+    Answer,
+    Citation,
+    CitationContext,
+    DocumentInfo,
+    IngestReport,
+    SearchHit,
+    host_of,
+    published_day,
+    replace_surrogates,
+)
 
 # Discord's documented limits.
 CONTENT = 2000
@@ -262,8 +272,17 @@ def question_from_title(title: str | None) -> str | None:
     return unescape(title[len(messages.ANSWER_TITLE_PREFIX) :]).strip() or None
 
 
+def byline(url: str | None, published: str | None) -> str:
+    """ "reuters.com · 2024-05-03": the outlet (the URL's host) and publication day, where known."""
+    host = host_of(url)
+    return " · ".join(part for part in (host and escape(clip(host, 80)), published_day(published)) if part)
+
+
 def citation_value(c: Citation, limit: int = FIELD_VALUE) -> str:
+    where = byline(c.url, c.published)
     head = f"{link(c.title, c.url, 150)}, {messages.PARAGRAPH.format(paragraph=c.paragraph)} · `{c.id}`"
+    if where:
+        head += f"\n{where}"
     head = clip(head, max(0, limit // 2)) if dlen(head) > limit // 2 else head
     room = limit - dlen(head) - 5
     quote = clip(escape(c.quote.strip()), room, messages.TRUNCATED_CITE.format(cid=c.id))

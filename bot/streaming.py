@@ -24,7 +24,7 @@ import discord
 from bot import render, views
 from bot.app import Citebot
 from bot.permissions import namespace_for, namespace_tag
-from retrieval import Answer
+from retrieval import Answer, Scope
 
 MIN_EDIT_INTERVAL = 1.0  # seconds between two sends of the same message
 CURSOR = " ▌"
@@ -75,11 +75,14 @@ async def stream(
     tag: str,
     private: bool,
     interval: float = MIN_EDIT_INTERVAL,
+    scope: Scope | None = None,
 ) -> tuple[Answer, discord.Message]:
     """Ask in LLM mode, showing the stream through ``send(first, **message)``; the final message."""
     buffer = TokenBuffer(asyncio.get_running_loop())
     started = time.perf_counter()
-    ask = bot.call(bot.service.ask, question, namespace, history, mode="llm", on_token=buffer.token, log=True)
+    ask = bot.call(
+        bot.service.ask, question, namespace, history, mode="llm", on_token=buffer.token, log=True, scope=scope
+    )
     task = asyncio.ensure_future(ask)
     message: discord.Message | None = None
     last_send = -float("inf")
@@ -116,7 +119,9 @@ async def stream(
     return answer, final
 
 
-async def answer_interaction(interaction: discord.Interaction[Citebot], question: str, *, private: bool) -> None:
+async def answer_interaction(
+    interaction: discord.Interaction[Citebot], question: str, *, private: bool, scope: Scope | None = None
+) -> None:
     """/ask (already deferred) in LLM mode: the stream edits the original response."""
     bot = interaction.client
 
@@ -124,7 +129,8 @@ async def answer_interaction(interaction: discord.Interaction[Citebot], question
         return await interaction.edit_original_response(**kwargs)
 
     namespace = namespace_for(interaction.guild_id, bot.config)
-    await stream(bot, question, namespace, (), send, tag=namespace_tag(interaction.guild_id), private=private)
+    tag = namespace_tag(interaction.guild_id)
+    await stream(bot, question, namespace, (), send, tag=tag, private=private, scope=scope)
 
 
 async def reply_to_message(message: discord.Message, bot: Citebot, question: str, history: Sequence[str]) -> Any:

@@ -81,6 +81,32 @@ ModeOpt = Annotated[
         show_default=False,
     ),
 ]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help="Only documents published (or, undated, ingested) since: 12h, 7d, 2w, 3m, 1y or 2024-05-01.",
+        show_default=False,
+    ),
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source", help="Only documents from this site (a domain like reuters.com, or a URL).", show_default=False
+    ),
+]
+
+
+def _scope(since: str | None, source: str | None) -> Any:
+    """The --since/--source filter (None: none); a bad one exits 2 with one line, before any work."""
+    from retrieval.scoping import Scope
+
+    try:
+        return Scope.parse(_text(since), _text(source))
+    except InvalidQuestion as exc:
+        raise fail(str(exc), 2) from exc
+
+
 QuestionsOpt = Annotated[
     Path | None, typer.Option("--questions", help="Batch mode: a file with one question per line.", show_default=False)
 ]
@@ -209,6 +235,14 @@ def _marked(quote: str, span: tuple[int, int] | None) -> str:
     return f"{escape(quote[:start])}[bold]{escape(quote[start:end])}[/bold]{escape(quote[end:])}"
 
 
+def _byline(url: str | None, published: str | None) -> str:
+    """ "reuters.com · 2024-05-03": the outlet (the URL's host) and publication date, where known."""
+    from retrieval.scoping import host_of, published_day
+
+    day = published_day(published) or (published and one_line(published)[:40])  # unparsable: as given
+    return " · ".join(part for part in (host_of(url), day) if part)
+
+
 def _print_answer(answer: Any) -> None:
     if answer.abstained or not answer.citations or answer.mode == "llm":  # LLM mode: the verified sentences
         out.print(escape(answer.text))
@@ -218,6 +252,9 @@ def _print_answer(answer: Any) -> None:
         out.print(f"[dim]({escape(answer.note)})[/dim]")
     for c in answer.citations:
         out.print(f"\n[bold][{c.n}][/bold] {escape(c.title)}, paragraph {c.paragraph}, characters {c.start}–{c.end}")
+        byline = _byline(c.url, c.published)
+        if byline:
+            out.print(f"    {escape(byline)}")
         out.print(f"    id: {c.id}" + (f"  {escape(c.url)}" if c.url else ""))
 
 
@@ -229,8 +266,11 @@ def ask(
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
     mode: ModeOpt = None,
+    since: SinceOpt = None,
+    source: SourceOpt = None,
 ) -> None:
     """Answer a question with quoted sentences and their citations (or say it is not there)."""
+    scope = _scope(since, source)
     items = one_or_batch(_text(question), questions, "question")
     batch = questions is not None
     with service(data_dir, answer_mode=mode) as svc:
@@ -246,7 +286,7 @@ def ask(
             from citebot.streaming import TerminalStream
 
             stream = TerminalStream(err)
-        run = partial(svc.ask, namespace=ns, mode=effective, on_token=stream.token if streaming else None)
+        run = partial(svc.ask, namespace=ns, mode=effective, on_token=stream.token if streaming else None, scope=scope)
         for n, item, answer in each(items, batch, "question", run, as_json):
             if streaming:
                 stream.finish()
@@ -266,14 +306,17 @@ def search(
     namespace: NamespaceOpt = None,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
+    since: SinceOpt = None,
+    source: SourceOpt = None,
 ) -> None:
     """Show the passages that best match a query."""
+    scope = _scope(since, source)
     items = one_or_batch(_text(query), questions, "query")
     batch = questions is not None
     with service(data_dir) as svc:
         ns = svc.namespace(namespace)
         hint_if_empty(svc, ns)
-        for n, item, hits in each(items, batch, "query", partial(svc.search, namespace=ns, k=k), as_json):
+        for n, item, hits in each(items, batch, "query", partial(svc.search, namespace=ns, k=k, scope=scope), as_json):
             if as_json:
                 emit({"query": item, "results": [h.to_dict() for h in hits]})
                 continue

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         FetchError,
         IngestError,
         InvalidQuestion,
+        InvalidScope,
         LimitReached,
         NotFound,
         SourceTooLarge,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         Sentence,
         Span,
     )
+    from retrieval.scoping import Scope, host_of, published_day
     from retrieval.service import CitebotService, Progress, Quota, sample_path
 
 __all__ = [
@@ -74,11 +76,13 @@ __all__ = [
     "IngestItem",
     "IngestReport",
     "InvalidQuestion",
+    "InvalidScope",
     "LimitReached",
     "NamespaceInfo",
     "NotFound",
     "Progress",
     "Quota",
+    "Scope",
     "SearchHit",
     "Sentence",
     "SourceTooLarge",
@@ -89,6 +93,8 @@ __all__ = [
     "StoreWriteError",
     "UnsupportedSource",
     "check_length",
+    "host_of",
+    "published_day",
     "reads_as_question",
     "replace_surrogates",
     "sample_path",
@@ -125,6 +131,10 @@ _HOMES = {
     "FetchError": "retrieval.errors",
     "IngestError": "retrieval.errors",
     "InvalidQuestion": "retrieval.errors",
+    "InvalidScope": "retrieval.errors",
+    "Scope": "retrieval.scoping",
+    "host_of": "retrieval.scoping",
+    "published_day": "retrieval.scoping",
     "LimitReached": "retrieval.errors",
     "NotFound": "retrieval.errors",
     "SourceTooLarge": "retrieval.errors",

@@ -79,3 +79,7 @@ class StoreWriteError(StoreError):
 
 class StoreBusy(StoreWriteError):
     """Another process held the data dir's writer lock for longer than the wait allows."""
+
+
+class InvalidScope(InvalidQuestion):
+    """A ``since`` or ``source`` filter the user gave cannot be read (one line says why)."""

@@ -52,8 +52,11 @@ class BM25Index:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
 
-    def top(self, query_tokens: list[str], k: int) -> list[tuple[int, float]]:
+    def top(self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``k`` best-scoring texts; ``allowed`` (a mask over them): the best allowed ones."""
         scores = self.scores(query_tokens)
+        if allowed is not None:
+            scores = np.where(allowed, scores, np.float32(0))
         if not len(scores):
             return []
         k = min(k, len(scores))

@@ -103,6 +103,7 @@ class Citation:
     end: int
     quote: str
     answer_span: tuple[int, int] | None = None
+    published: str | None = None  # the document's publication date as given, when known
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

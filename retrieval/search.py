@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import pairwise
 from sys import intern
@@ -41,6 +41,7 @@ from retrieval.lexical import BM25Index, tokenize
 from retrieval.models import Chunk, Evidence, EvidenceHit, EvidenceSentence, SearchHit, Sentence
 from retrieval.noise import is_noise
 from retrieval.reranking import Reranker
+from retrieval.scoping import Scope
 from retrieval.vectorstore import VectorStore
 
 # Sentences kept in memory per namespace index (vectors at 1,536 bytes each): ~150 MB.
@@ -202,8 +203,9 @@ class NamespaceIndex:
                 self._cached -= len(evicted)
             return sentences
 
-    def dense_top(self, query_vector: np.ndarray, n: int) -> list[tuple[int, float]]:
-        """The ``n`` chunks whose best sentence is most similar to the question (brute force)."""
+    def dense_top(self, query_vector: np.ndarray, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``n`` chunks whose best sentence is most similar to the question (brute force);
+        ``allowed`` (a mask over the chunk rows): the ``n`` best of those only."""
         if self._dense is None:
             with self._lock:
                 if self._dense is None:
@@ -212,6 +214,11 @@ class NamespaceIndex:
         if not len(rows):
             return []
         best = np.maximum.reduceat(matvec(vectors, query_vector), offsets)
+        if allowed is not None:
+            keep = allowed[rows]
+            best, rows = best[keep], rows[keep]
+        if not len(best):
+            return []
         n = min(n, len(best))
         top = np.argpartition(-best, n - 1)[:n]
         top = top[np.argsort(-best[top], kind="stable")]
@@ -278,6 +285,7 @@ class Retrieved:
     chunk_scores: dict[str, ChunkScores] = field(default_factory=dict)
     # Cross-encoder logits of the sentences it read, by (doc_id, sentence start).
     rerank: dict[tuple[str, int], float] = field(default_factory=dict)
+    in_scope: int | None = None  # with a scope: how many documents it allows
 
     @cached_property
     def weights(self) -> tuple[list[str], np.ndarray]:
@@ -430,18 +438,40 @@ class Searcher:
         with self._guard:
             return list(self._indexes)
 
-    def retrieve(self, namespace: str, query: str, k: int) -> Retrieved:
-        """Top ``k`` chunks for ``query``."""
+    def allowed_rows(self, namespace: str, index: NamespaceIndex, scope: Scope) -> tuple[np.ndarray, int]:
+        """A mask over the index's chunk rows of the documents ``scope`` allows, and their count."""
+        # Ingest times (the date of undated documents) are not in the index: one catalog
+        # listing per scoped question, small beside the question's embedding.
+        ingested = {d.id: d.ingested_at for d in self.catalog.documents(namespace)} if scope.since is not None else {}
+        docs = {
+            doc_id
+            for doc_id in index.titles
+            if scope.allows(index.urls[doc_id], index.bylines[doc_id][1], ingested.get(doc_id))
+        }
+        mask = np.fromiter((c.doc_id in docs for c in index.chunks), dtype=bool, count=len(index.chunks))
+        return mask, len(docs)
+
+    def retrieve(self, namespace: str, query: str, k: int, *, scope: Scope | None = None) -> Retrieved:
+        """Top ``k`` chunks for ``query``; with ``scope``, of the documents it allows only
+        (applied before the candidate cut: the best allowed chunks, not the best filtered)."""
         index = self.index(namespace)
         query_vector = self.embedder.embed_query(query)
         query_tokens = tokenize(query)
         retrieved = Retrieved([], query_vector, query_tokens, index)
         if not index.chunks:
             return retrieved
+        allowed: np.ndarray | None = None
+        if scope is not None:
+            allowed, count = self.allowed_rows(namespace, index, scope)
+            retrieved = replace(retrieved, in_scope=count)
+            if not count:
+                return retrieved
         cfg = self.fusion
         n = cfg.candidate_k
         if len(index.chunks) <= cfg.memory_dense_chunks:
-            dense = index.dense_top(query_vector, n)
+            dense = index.dense_top(query_vector, n, allowed)
+        elif allowed is not None:
+            dense = self._scoped_dense(namespace, index, query_vector, n, allowed)
         else:
             # Ask for a few more: vectors of a half-written or just-removed version are skipped.
             dense = [
@@ -449,7 +479,7 @@ class Searcher:
                 for key, score in self.store.query(namespace, query_vector, min(n + 10, len(index.chunks) + 10))
                 if key in index.row_of
             ][:n]
-        lexical = index.bm25.top(query_tokens, n)
+        lexical = index.bm25.top(query_tokens, n, allowed)
         pooled: dict[int, float] = {}
         dense_scores: dict[int, float] = {}
         lexical_scores: dict[int, float] = {}
@@ -492,6 +522,33 @@ class Searcher:
             )
         self.account(namespace)  # its sentences loaded for this question count against the budget
         return retrieved
+
+    def _scoped_dense(
+        self, namespace: str, index: NamespaceIndex, query_vector: np.ndarray, n: int, allowed: np.ndarray
+    ) -> list[tuple[int, float]]:
+        """Dense candidates among the allowed chunks of a namespace too big for the in-memory matrix.
+
+        Few allowed chunks (at most ``memory_dense_chunks``): each scores its best sentence
+        from its stored vectors (one catalog read, then cached) — exact, and no store round
+        trip. Many: the store is asked for as many more as the filter is selective (it
+        cannot filter by date or host), capped at the namespace's size, then filtered."""
+        rows = np.flatnonzero(allowed)
+        if len(rows) <= self.fusion.memory_dense_chunks:
+            groups = index.load(rows.tolist(), len(query_vector))
+            scored = [
+                (int(row), float(matvec(g.vectors, query_vector).max()))
+                for row, g in zip(rows, groups, strict=True)
+                if len(g)
+            ]
+            scored.sort(key=lambda item: (-item[1], item[0]))
+            return scored[:n]
+        total = len(index.chunks)
+        want = min(total + 10, (n + 10) * -(-total // len(rows)))
+        return [
+            (index.row_of[key], score)
+            for key, score in self.store.query(namespace, query_vector, want)
+            if key in index.row_of and allowed[index.row_of[key]]
+        ][:n]
 
     def find_quote(self, namespace: str, quote: str) -> QuoteMatch | None:
         """Where ``quote`` occurs in the namespace's documents: exactly anywhere first, else

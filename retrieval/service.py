@@ -58,6 +58,7 @@ from retrieval.phrasing import question_text, resolve_follow_up
 from retrieval.preparing import prepare
 from retrieval.quota import Quota, check_quota
 from retrieval.reranking import Reranker, load_reranker
+from retrieval.scoping import Scope
 from retrieval.search import Searcher
 from retrieval.stats import DAY_SECONDS, MAX_DAYS, Stats, entry_for, read_stats
 from retrieval.vectorstore import ChromaStore, VectorStore
@@ -361,9 +362,12 @@ class CitebotService:
             raise InvalidQuestion("the question is empty")
         return check_length(question, self.config.max_question_chars)
 
-    def search(self, query: str, namespace: str | None = None, k: int | None = None) -> list[SearchHit]:
+    def search(
+        self, query: str, namespace: str | None = None, k: int | None = None, *, scope: Scope | None = None
+    ) -> list[SearchHit]:
+        """The passages that best match ``query``; ``scope``: of the documents it allows only."""
         query = question_text(self.check_question(query))
-        return self.searcher.retrieve(self.namespace(namespace), query, k or self.config.search_k).hits
+        return self.searcher.retrieve(self.namespace(namespace), query, k or self.config.search_k, scope=scope).hits
 
     @property
     def llm(self) -> LLMAnswerer:
@@ -405,12 +409,14 @@ class CitebotService:
         mode: str | None = None,
         on_token: Callable[[str], None] | None = None,
         log: bool = False,
+        scope: Scope | None = None,
     ) -> Answer:
         """Answer from the namespace's documents, or abstain. ``history``: earlier questions of a thread.
         ``mode``: "extractive" or "llm" (default: the namespace's, see ``answer_mode``);
         ``on_token``: LLM mode's raw stream, for display only (the returned answer holds only
         verified sentences). ``log``: record the question in the namespace's question log (the
-        bot's questions, for /stats; a CLI ask is the operator's own, not logged unless asked)."""
+        bot's questions, for /stats; a CLI ask is the operator's own, not logged unless asked).
+        ``scope``: answer from the documents it allows only (a date window, a site)."""
         asked = self.check_question(question)
         ns = self.namespace(namespace)
         llm = (check_answer_mode(mode) if mode is not None else self.answer_mode(ns)) == "llm"
@@ -423,10 +429,12 @@ class CitebotService:
         query = (self.llm.condense(question_text(asked), earlier) if llm and earlier else None) or resolve_follow_up(
             question_text(asked), earlier
         )
-        retrieved = self.searcher.retrieve(ns, query, self.config.search_k)
+        retrieved = self.searcher.retrieve(ns, query, self.config.search_k, scope=scope)
         retrieved_at = time.perf_counter()
         evidence = retrieved.evidence(query, self.config.search_k)
-        if not evidence.hits:
+        if scope is not None and retrieved.in_scope == 0:
+            answer = replace(abstention(query), text=f"No documents match the filter ({scope.describe()}).")
+        elif not evidence.hits:
             answer = abstention(query)
         elif llm:
             answer = self.llm.answer(evidence, on_token)
@@ -438,7 +446,12 @@ class CitebotService:
             "answer": (done - retrieved_at) * 1000,
             "total": (done - started) * 1000,
         }
-        answer = replace(answer, question=asked, timings_ms=timings)
+        bylines = retrieved.index.bylines
+        # Every answerer's citations get their document's date here, in one place.
+        citations = tuple(
+            replace(c, published=bylines[c.doc_id][1]) if c.doc_id in bylines else c for c in answer.citations
+        )
+        answer = replace(answer, question=asked, timings_ms=timings, citations=citations)
         if log:
             self.log_question(ns, answer)
         return answer

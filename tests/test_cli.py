@@ -58,7 +58,9 @@ def test_ask_json_contract(cli):
     assert set(obj) == {"question", "answer", "abstained", "citations", "timings_ms"}
     assert obj["abstained"] is False
     for c in obj["citations"]:
-        assert set(c) == {"n", "id", "doc_id", "title", "url", "paragraph", "start", "end", "quote", "answer_span"}
+        assert set(c) == {
+            *("n", "id", "doc_id", "title", "url", "paragraph", "start", "end", "quote", "answer_span", "published")
+        }
         span = c["answer_span"]
         assert span is None or 0 <= span["start"] < span["end"] <= len(c["quote"])
     assert any(POMPEO in c["quote"] for c in obj["citations"])
@@ -175,3 +177,46 @@ def test_run_without_a_token_is_refused(cli, monkeypatch):
     monkeypatch.chdir(Path(__file__).parent)  # no .env here
     code, _, err = cli("run")
     assert code == 2 and "DISCORD_TOKEN is not set" in err
+
+
+# -- --since and --source ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("ask", "What did Russia demand?", "--since", "abc"), "since 'abc' is not a time window"),
+        (("search", "Russia", "--since", "7x"), "since '7x' is not a time window"),
+        (("ask", "What did Russia demand?", "--source", "not a site"), "is not a site"),
+    ],
+)
+def test_bad_scope_exits_2_with_one_line(cli, args, message):
+    code, out, err = cli(*args)
+    assert code == 2 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_scoped_ask_and_search(cli, tmp_path: Path, real_embedder):
+    from config import load_settings
+    from retrieval.loaders import content_id
+    from retrieval.models import Document
+    from retrieval.service import CitebotService
+
+    text = "The Marlow council voted in March 2019 to build a new bridge over the river Tane."
+    svc = CitebotService.from_settings(load_settings(data_dir=tmp_path / "data"), embedder=real_embedder)
+    url = "https://www.reuters.com/old-bridge"
+    doc = Document(content_id(text), text, url, "Marlow bridge", url=url, published="2019-03-14T09:00:00Z")
+    svc.ingest_document(doc, "news")
+    del svc
+
+    question = "When did the Marlow council vote for the bridge?"
+    code, out, err = cli("ask", question, "-n", "news", "--source", "reuters.com")
+    assert code == 0, err
+    assert "reuters.com · 2019-03-14" in out  # the citation's outlet and date
+    code, out, _ = cli("ask", question, "-n", "news", "--source", "apnews.com")
+    assert code == 0 and "No documents match the filter (from apnews.com)." in out
+    code, out, _ = cli("ask", question, "-n", "news", "--since", "30d", "--json")
+    [obj] = lines(out)
+    assert obj["abstained"] and obj["answer"].startswith("No documents match the filter (since ")
+    code, out, _ = cli("search", "Marlow bridge", "-n", "news", "--since", "2019-01-01", "--json")
+    assert code == 0 and [r["doc_id"] for r in lines(out)[0]["results"]] == [doc.id]
+    code, out, _ = cli("search", "Marlow bridge", "-n", "news", "--since", "2020-01-01")
+    assert code == 0 and "No passages found." in out

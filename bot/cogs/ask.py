@@ -1,4 +1,4 @@
-"""Asking: ``/ask question [private]`` and the "Ask Citebot about this" message menu."""
+"""Asking: ``/ask question [private] [since] [source]`` and the "Ask Citebot about this" message menu."""
 
 from __future__ import annotations
 
@@ -12,19 +12,32 @@ from bot import messages, render, streaming, views
 from bot.app import Citebot
 from bot.permissions import namespace_for, namespace_tag
 from bot.replies import defer, refuse_early
+from retrieval import InvalidScope, Scope
 
 
-async def answer_interaction(interaction: discord.Interaction[Citebot], question: str, *, private: bool) -> None:
+async def answer_interaction(
+    interaction: discord.Interaction[Citebot],
+    question: str,
+    *,
+    private: bool,
+    since: str | None = None,
+    source: str | None = None,
+) -> None:
     if await refuse_early(interaction, question):
+        return
+    try:  # a bad filter is the user's to fix: one private line, before any work
+        scope = Scope.parse(since, source)
+    except InvalidScope as exc:
+        await interaction.response.send_message(render.error_text(str(exc)), ephemeral=True)
         return
     await defer(interaction, ephemeral=private)
     bot = interaction.client
     namespace = namespace_for(interaction.guild_id, bot.config)
     if await streaming.enabled(bot, namespace):  # LLM mode: the answer streams in, then its verified form
-        await streaming.answer_interaction(interaction, question, private=private)
+        await streaming.answer_interaction(interaction, question, private=private, scope=scope)
         return
     started = time.perf_counter()
-    answer = await bot.call(bot.service.ask, question, namespace, log=True)
+    answer = await bot.call(bot.service.ask, question, namespace, log=True, scope=scope)
     seconds = time.perf_counter() - started
     message = await interaction.edit_original_response(
         embed=render.answer_embed(answer, seconds=seconds),
@@ -45,14 +58,21 @@ class Ask(commands.Cog):
         self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
 
     @app_commands.command(name="ask", description=messages.ASK_DESCRIPTION)
-    @app_commands.describe(question=messages.ASK_QUESTION, private=messages.ASK_PRIVATE)
+    @app_commands.describe(
+        question=messages.ASK_QUESTION,
+        private=messages.ASK_PRIVATE,
+        since=messages.ASK_SINCE,
+        source=messages.ASK_SOURCE,
+    )
     async def ask(
         self,
         interaction: discord.Interaction[Citebot],
         question: app_commands.Range[str, 1, 6000],
         private: bool = False,
+        since: app_commands.Range[str, 1, 40] | None = None,
+        source: app_commands.Range[str, 1, 300] | None = None,
     ) -> None:
-        await answer_interaction(interaction, question, private=private)
+        await answer_interaction(interaction, question, private=private, since=since, source=source)
 
     async def ask_about_message(self, interaction: discord.Interaction[Citebot], message: discord.Message) -> None:
         await answer_interaction(interaction, message.content, private=False)

@@ -198,11 +198,21 @@ def test_question_title_round_trip():
 
 
 # -- embeds ---------------------------------------------------------------------------------------
-def citation(n: int, cid: str, title: str, url: str | None, quote: str) -> Citation:
-    return Citation(n, cid, cid[:8] + "00000000", title, url, n, 0, len(quote), quote)
+def citation(n: int, cid: str, title: str, url: str | None, quote: str, published: str | None = None) -> Citation:
+    return Citation(n, cid, cid[:8] + "00000000", title, url, n, 0, len(quote), quote, published=published)
 
 
-citations = st.builds(citation, st.integers(1, 999), cids, any_text, urls, any_text)
+published_dates = st.one_of(st.none(), any_text, st.just("Thu, 14 Mar 2019 09:00:00 GMT"), st.just("2024-05-01"))
+citations = st.builds(citation, st.integers(1, 999), cids, any_text, urls, any_text, published_dates)
+
+
+def test_a_citation_shows_its_outlet_and_publication_day():
+    cite = citation(1, "6f75d72f-95-160", "Bridge", "https://www.reuters.com/x", "A quote.", "2019-03-14T09:00:00Z")
+    assert render.citation_value(cite).split("\n")[1] == "reuters.com · 2019-03-14"
+    undated = citation(1, "6f75d72f-95-160", "Bridge", "https://apnews.com/x", "A quote.", "not a date")
+    assert render.citation_value(undated).split("\n")[1] == "apnews.com"
+    bare = citation(1, "6f75d72f-95-160", "Bridge", None, "A quote.")
+    assert render.citation_value(bare).split("\n")[1].startswith(">>> ")  # nothing known: no line
 
 
 @HYPOTHESIS
