@@ -80,3 +80,9 @@ class Clock:
 
     def perf_counter(self) -> float:
         return time.perf_counter()
+
+    def monotonic(self) -> float:  # waits are measured in real time
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
