@@ -63,7 +63,7 @@ class RetrievalConfig:
                 s.embedding_model, s.embedding_device, s.embedding_batch_size, s.embedding_backend, s.model_cache_dir
             ),
             fusion=FusionConfig(s.candidate_k, s.rrf_k, s.dense_weight, s.lexical_weight),
-            reranker=RerankerConfig(s.reranker_model, s.reranker_max_tokens, s.reranker_threads),
+            reranker=RerankerConfig(s.reranker_model, s.reranker_max_tokens, s.reranker_threads, s.model_cache_dir),
             answer=AnswerConfig(
                 max_sentences=s.answer_max_sentences,
                 max_chars=s.answer_max_chars,

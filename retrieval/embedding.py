@@ -203,15 +203,19 @@ def load_embedder(
         return _cache[key]
 
 
+def model_cache(configured: Path | None) -> Path:
+    """Where prepared model files are kept: the configured directory, else the user's cache."""
+    return configured or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "citebot"
+
+
 def _load(model: str, device: str, batch_size: int, backend: str, cache_dir: Path | None) -> Embedder:
     path = Path(resolve_model(model))
     if backend != "torch" and device == "cpu":
         from retrieval import onnx_embedding
 
         if onnx_embedding.supports(path):
-            cache = cache_dir or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "citebot"
             try:
-                return EncoderEmbedder(model, onnx_embedding.OnnxEncoder(path, cache / "onnx", batch_size))
+                return EncoderEmbedder(model, onnx_embedding.OnnxEncoder(path, model_cache(cache_dir) / "onnx", batch_size))
             except Exception as exc:  # fall back to sentence-transformers, loudly
                 if backend == "onnx":
                     raise StoreError(f"cannot load {model!r} with onnxruntime: {exc}") from exc

@@ -179,8 +179,8 @@ def test_answer_span_is_in_the_json_contract(fast_service):
 
 # -- the reranker ---------------------------------------------------------------------------
 def test_the_bundled_reranker_is_the_published_file_and_scores_like_the_model_card():
-    onnx_file, tokenizer_file = model_files(BUNDLED)
-    assert onnx_file.stat().st_size > 30_000_000 and tokenizer_file.exists()
+    onnx_file, tokenizer_file, digest = model_files(BUNDLED)
+    assert onnx_file.stat().st_size > 30_000_000 and tokenizer_file.exists() and len(digest) == 64
     reranker = load_reranker(RerankerConfig(BUNDLED, 128, 1))
     assert reranker is not None
     scores = reranker.score(
@@ -196,6 +196,24 @@ def test_the_bundled_reranker_is_the_published_file_and_scores_like_the_model_ca
     # quantized per batch, so not to the last digit).
     alone = reranker.score("How many people live in Berlin?", ["Berlin is well known for its museums."])
     assert np.allclose(alone[0], scores[1], atol=0.2)
+
+
+def test_the_optimized_graph_is_cached_and_scores_the_same(tmp_path):
+    from retrieval.reranking import CrossEncoder
+
+    pairs = ("what did pompeo demand", ["Pompeo demanded that Iran withdraw from Syria.", "Iran refused."])
+    first = CrossEncoder(RerankerConfig(BUNDLED, 96, 1, tmp_path))
+    (cached,) = (tmp_path / "reranker").iterdir()
+    again = CrossEncoder(RerankerConfig(BUNDLED, 96, 1, tmp_path))  # from the cached graph
+    assert np.array_equal(first.score(*pairs), again.score(*pairs))
+    cached.write_bytes(b"damaged")
+    healed = CrossEncoder(RerankerConfig(BUNDLED, 96, 1, tmp_path))
+    assert np.array_equal(healed.score(*pairs), first.score(*pairs))
+    assert not cached.exists() or cached.stat().st_size > 1000  # dropped, to be saved again
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    uncached = CrossEncoder(RerankerConfig(BUNDLED, 96, 1, blocked))  # no writable cache: still loads
+    assert np.array_equal(uncached.score(*pairs), first.score(*pairs))
 
 
 def test_a_tampered_model_file_is_refused(tmp_path, monkeypatch):
