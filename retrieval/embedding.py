@@ -215,7 +215,9 @@ def _load(model: str, device: str, batch_size: int, backend: str, cache_dir: Pat
 
         if onnx_embedding.supports(path):
             try:
-                return EncoderEmbedder(model, onnx_embedding.OnnxEncoder(path, model_cache(cache_dir) / "onnx", batch_size))
+                return EncoderEmbedder(
+                    model, onnx_embedding.OnnxEncoder(path, model_cache(cache_dir) / "onnx", batch_size)
+                )
             except Exception as exc:  # fall back to sentence-transformers, loudly
                 if backend == "onnx":
                     raise StoreError(f"cannot load {model!r} with onnxruntime: {exc}") from exc

@@ -1,4 +1,4 @@
-"""A question's scope: documents published (or, undated, ingested) since a time, or from one site.
+"""A question's scope: documents published (or, undated, ingested) in a time window, or from one site.
 
 ``Scope.parse("7d", "reuters.com")`` turns the user's words into a frozen value the search
 applies before its top-n cut; bad words raise ``InvalidScope`` with a one-line reason.
@@ -7,7 +7,7 @@ applies before its top-n cut; bad words raise ``InvalidScope`` with a one-line r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -33,6 +33,7 @@ SINCE_HELP = "use e.g. 12h, 7d, 2w, 3m, 1y or a date like 2024-05-01"
 class Scope:
     since: datetime | None = None  # aware, UTC
     source: str | None = None  # a lowercase host; its subdomains match too
+    until: datetime | None = None  # aware, UTC; the window ends before it
 
     @classmethod
     def parse(cls, since: str | None = None, source: str | None = None, *, now: datetime | None = None) -> Scope | None:
@@ -41,10 +42,20 @@ class Scope:
         site = parse_source(source) if source and source.strip() else None
         return cls(since_at, site) if since_at or site else None
 
+    def within(self, since: datetime | None, until: datetime | None) -> Scope:
+        """This scope narrowed to a window as well (both hold)."""
+        if since is not None and self.since is not None:
+            since = max(since, self.since)
+        if until is not None and self.until is not None:
+            until = min(until, self.until)
+        return replace(self, since=since or self.since, until=until or self.until)
+
     def describe(self) -> str:
         parts = []
         if self.since is not None:
             parts.append(f"since {self.since:%Y-%m-%d %H:%M} UTC")
+        if self.until is not None:
+            parts.append(f"before {self.until:%Y-%m-%d %H:%M} UTC")
         if self.source is not None:
             parts.append(f"from {self.source}")
         return " and ".join(parts)
@@ -54,11 +65,13 @@ class Scope:
             host = host_of(url)
             if host is None or not (host == self.source or host.endswith("." + self.source)):
                 return False
-        if self.since is not None:
+        if self.since is not None or self.until is not None:
             when = parse_published(published)
             if when is None and ingested_at is not None:
                 when = datetime.fromtimestamp(ingested_at, UTC)
-            if when is None or when < self.since:
+            if when is None or (self.since is not None and when < self.since):
+                return False
+            if self.until is not None and when >= self.until:
                 return False
         return True
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import cached_property
 from itertools import pairwise
 from sys import intern
@@ -41,7 +42,7 @@ from retrieval.lexical import BM25Index, tokenize
 from retrieval.models import Chunk, Evidence, EvidenceHit, EvidenceSentence, SearchHit, Sentence
 from retrieval.noise import is_noise
 from retrieval.reranking import Reranker
-from retrieval.scoping import Scope
+from retrieval.scoping import Scope, parse_published
 from retrieval.vectorstore import VectorStore
 
 # Sentences kept in memory per namespace index (vectors at 1,536 bytes each): ~150 MB.
@@ -68,6 +69,10 @@ class FusionConfig:
     rerank_chunks: int = 5
     rerank_sentences: int = 3
     rerank_weight: float = 0.1
+    # A question that asks for the newest ("this week", "recently"): of the top chunks within
+    # this much of the best score — as good a match as one logit unit of the reranker is
+    # worth, no more — the most recently published comes first.
+    recency_margin: float = 0.1
 
 
 class QuoteMatch(NamedTuple):
@@ -442,7 +447,8 @@ class Searcher:
         """A mask over the index's chunk rows of the documents ``scope`` allows, and their count."""
         # Ingest times (the date of undated documents) are not in the index: one catalog
         # listing per scoped question, small beside the question's embedding.
-        ingested = {d.id: d.ingested_at for d in self.catalog.documents(namespace)} if scope.since is not None else {}
+        dated = scope.since is not None or scope.until is not None
+        ingested = {d.id: d.ingested_at for d in self.catalog.documents(namespace)} if dated else {}
         docs = {
             doc_id
             for doc_id in index.titles
@@ -451,9 +457,12 @@ class Searcher:
         mask = np.fromiter((c.doc_id in docs for c in index.chunks), dtype=bool, count=len(index.chunks))
         return mask, len(docs)
 
-    def retrieve(self, namespace: str, query: str, k: int, *, scope: Scope | None = None) -> Retrieved:
+    def retrieve(
+        self, namespace: str, query: str, k: int, *, scope: Scope | None = None, newest_first: bool = False
+    ) -> Retrieved:
         """Top ``k`` chunks for ``query``; with ``scope``, of the documents it allows only
-        (applied before the candidate cut: the best allowed chunks, not the best filtered)."""
+        (applied before the candidate cut: the best allowed chunks, not the best filtered).
+        ``newest_first``: of nearly equal matches, the most recent article first."""
         index = self.index(namespace)
         query_vector = self.embedder.embed_query(query)
         query_tokens = tokenize(query)
@@ -506,6 +515,8 @@ class Searcher:
         scored.sort(key=lambda item: (-item[0], -item[1], item[2]))
         if self.reranker is not None:
             scored = self._rerank(retrieved, query, scored)
+        if newest_first:
+            scored = self._newest_first(index, scored[:k]) + scored[k:]
         for rank, (score, _, row) in enumerate(scored[:k], start=1):
             chunk = index.chunks[row]
             retrieved.hits.append(
@@ -522,6 +533,23 @@ class Searcher:
             )
         self.account(namespace)  # its sentences loaded for this question count against the budget
         return retrieved
+
+    def _newest_first(
+        self, index: NamespaceIndex, scored: list[tuple[float, float, int]]
+    ) -> list[tuple[float, float, int]]:
+        """The chunks within ``recency_margin`` of the best, the most recently published
+        document first; undated ones after them in their order (their ingest time tells
+        when they were added, not when they were news — a batch ingest would order them at
+        random). The rest keep their order."""
+        if not scored:
+            return scored
+        floor = scored[0][0] - self.fusion.recency_margin
+        close = [item for item in scored if item[0] >= floor]
+        docs = {index.chunks[row].doc_id for *_, row in close}
+        when = {doc_id: parse_published(index.bylines[doc_id][1]) for doc_id in docs}
+        oldest = datetime.min.replace(tzinfo=UTC)
+        close.sort(key=lambda item: when[index.chunks[item[2]].doc_id] or oldest, reverse=True)  # stable
+        return close + [item for item in scored if item[0] < floor]
 
     def _scoped_dense(
         self, namespace: str, index: NamespaceIndex, query_vector: np.ndarray, n: int, allowed: np.ndarray

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from functools import partial
 from importlib import resources
 from pathlib import Path
@@ -50,16 +51,18 @@ from retrieval.models import (
     CitationContext,
     Document,
     DocumentInfo,
+    Evidence,
     IngestItem,
     IngestReport,
     SearchHit,
 )
 from retrieval.phrasing import question_text, resolve_follow_up
 from retrieval.preparing import prepare
+from retrieval.question_time import TimeWords, time_words
 from retrieval.quota import Quota, check_quota
 from retrieval.reranking import Reranker, load_reranker
-from retrieval.scoping import Scope
-from retrieval.search import Searcher
+from retrieval.scoping import Scope, parse_published, published_day
+from retrieval.search import NamespaceIndex, Retrieved, Searcher
 from retrieval.stats import DAY_SECONDS, MAX_DAYS, Stats, entry_for, read_stats
 from retrieval.vectorstore import ChromaStore, VectorStore
 
@@ -89,6 +92,17 @@ def check_answer_mode(mode: str) -> str:
     if mode not in ANSWER_MODES:
         raise CitebotError(f"unknown answer mode {mode!r}: choose {' or '.join(ANSWER_MODES)}")
     return mode
+
+
+def newest_evidence(evidence: Evidence, newest: bool) -> Evidence:
+    """For a question about the newest: the evidence of the first hit's article only (search
+    put the most recent of the close matches first), so that the answer quotes that article
+    and not an older one whose sentence scores a little higher. Undated articles are not
+    ordered by time, so their evidence stays whole."""
+    if not newest or not evidence.hits or parse_published(evidence.hits[0].published) is None:
+        return evidence
+    first = evidence.hits[0].hit.chunk.doc_id
+    return replace(evidence, hits=tuple(h for h in evidence.hits if h.hit.chunk.doc_id == first))
 
 
 def sample_path() -> Path:
@@ -410,13 +424,18 @@ class CitebotService:
         on_token: Callable[[str], None] | None = None,
         log: bool = False,
         scope: Scope | None = None,
+        asked_at: datetime | None = None,
     ) -> Answer:
         """Answer from the namespace's documents, or abstain. ``history``: earlier questions of a thread.
         ``mode``: "extractive" or "llm" (default: the namespace's, see ``answer_mode``);
         ``on_token``: LLM mode's raw stream, for display only (the returned answer holds only
         verified sentences). ``log``: record the question in the namespace's question log (the
         bot's questions, for /stats; a CLI ask is the operator's own, not logged unless asked).
-        ``scope``: answer from the documents it allows only (a date window, a site)."""
+        ``scope``: answer from the documents it allows only (a date window, a site).
+        A question that names its time ("this week", "in 2019", "recently"; relative to
+        ``asked_at``, default now) is answered from the articles of that window, the most
+        recent of equal matches first, and the answer's note gives the article's date; when
+        nothing in the window answers, from any time, and the note says so."""
         asked = self.check_question(question)
         ns = self.namespace(namespace)
         llm = (check_answer_mode(mode) if mode is not None else self.answer_mode(ns)) == "llm"
@@ -429,17 +448,13 @@ class CitebotService:
         query = (self.llm.condense(question_text(asked), earlier) if llm and earlier else None) or resolve_follow_up(
             question_text(asked), earlier
         )
-        retrieved = self.searcher.retrieve(ns, query, self.config.search_k, scope=scope)
+        words = time_words(query, asked_at)
+        retrieved, evidence, answer, widened = self._extract(ns, query, scope, words)
         retrieved_at = time.perf_counter()
-        evidence = retrieved.evidence(query, self.config.search_k)
-        if scope is not None and retrieved.in_scope == 0:
-            answer = replace(abstention(query), text=f"No documents match the filter ({scope.describe()}).")
-        elif not evidence.hits:
-            answer = abstention(query)
-        elif llm:
+        if llm and evidence.hits:
             answer = self.llm.answer(evidence, on_token)
-        else:
-            answer = self.answerer.answer(evidence)
+        if words is not None and not answer.abstained:
+            answer = replace(answer, note=self._dated_note(ns, words, answer, retrieved.index, widened))
         done = time.perf_counter()
         timings = {
             "retrieve": (retrieved_at - started) * 1000,
@@ -455,6 +470,49 @@ class CitebotService:
         if log:
             self.log_question(ns, answer)
         return answer
+
+    def _extract(
+        self, ns: str, query: str, scope: Scope | None, words: TimeWords | None
+    ) -> tuple[Retrieved, Evidence, Answer, bool]:
+        """Retrieval, evidence and the extractive answer (cheap; LLM mode then writes its own
+        from the same evidence) — in the question's own time window first, if it names one;
+        the flag: nothing in that window answered, so any time was searched."""
+        k = self.config.search_k
+        newest = words is not None
+        windowed = scope
+        if words is not None and (words.since or words.until):
+            windowed = (scope or Scope()).within(words.since, words.until)
+        retrieved = self.searcher.retrieve(ns, query, k, scope=windowed, newest_first=newest)
+        evidence = newest_evidence(retrieved.evidence(query, k), newest)
+        if windowed is not scope:  # the question's window: nothing in it answers -> any time
+            answer = self.answerer.answer(evidence) if evidence.hits else abstention(query)
+            if not answer.abstained:
+                return retrieved, evidence, answer, False
+            retrieved = self.searcher.retrieve(ns, query, k, scope=scope, newest_first=newest)
+            evidence = newest_evidence(retrieved.evidence(query, k), newest)
+        if scope is not None and retrieved.in_scope == 0:
+            answer = replace(abstention(query), text=f"No documents match the filter ({scope.describe()}).")
+        else:
+            answer = self.answerer.answer(evidence) if evidence.hits else abstention(query)
+        return retrieved, evidence, answer, windowed is not scope
+
+    def _dated_note(self, ns: str, words: TimeWords, answer: Answer, index: NamespaceIndex, widened: bool) -> str:
+        """The answer's article date, for a question that asked about a time."""
+        doc_id = answer.citations[0].doc_id if answer.citations else ""
+        day = published_day(index.bylines[doc_id][1]) if doc_id in index.bylines else None
+        if day is None:
+            ingested = next((d.ingested_at for d in self.catalog.documents(ns) if d.id == doc_id), None)
+            day = (
+                "an unknown date"
+                if ingested is None
+                else f"{datetime.fromtimestamp(ingested, UTC):%Y-%m-%d} (ingested)"
+            )
+        said = f"“{' '.join(words.phrase.split())}”"
+        if widened:
+            text = f"Nothing published {said} answers this; the newest matching article is from {day}"
+        else:
+            text = f"From {day}: the most recent matching article for {said}"
+        return f"{answer.note} · {text}" if answer.note else text
 
     # -- citations --------------------------------------------------------------------
     def cite(self, cid: str, namespace: str | None = None) -> CitationContext:

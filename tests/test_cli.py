@@ -220,3 +220,9 @@ def test_scoped_ask_and_search(cli, tmp_path: Path, real_embedder):
     assert code == 0 and [r["doc_id"] for r in lines(out)[0]["results"]] == [doc.id]
     code, out, _ = cli("search", "Marlow bridge", "-n", "news", "--since", "2020-01-01")
     assert code == 0 and "No passages found." in out
+    # A question naming its own time: answered from that year, the article's date said.
+    code, out, _ = cli("ask", "When did the Marlow council vote for the bridge in 2019?", "-n", "news", "--json")
+    [obj] = lines(out)
+    assert obj["note"] == "From 2019-03-14: the most recent matching article for “in 2019”"
+    code, out, _ = cli("ask", "When did the Marlow council vote for the bridge in 2019?", "-n", "news")
+    assert "(From 2019-03-14: the most recent matching article for “in 2019”)" in " ".join(out.split())

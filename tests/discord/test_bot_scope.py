@@ -52,3 +52,15 @@ async def test_ask_registers_since_and_source_options(harness: Harness):
     options = {o["name"]: o for o in commands["ask"]["options"]}
     assert not options["since"].get("required") and not options["source"].get("required")
     assert len(options["since"]["description"]) <= 100 and len(options["source"]["description"]) <= 100
+
+
+async def test_a_question_that_names_its_year_is_answered_from_it_and_dated(harness: Harness):
+    _ingest_dated(harness)
+    newer = "The Marlow council voted in May 2025 to repair the bridge over the river Tane."
+    url = "https://apnews.com/new-bridge"
+    doc = Document(content_id(newer), newer, url, "Bridge repair", url=url, published="2025-05-20")
+    harness.service.ingest_document(doc, harness.namespace)
+    _, message = await harness.run("ask", {"question": "what did the Marlow council vote on in 2019?"})
+    embed = message["embeds"][0]
+    assert "Marlow bridge" in embed["fields"][0]["value"] and "Bridge repair" not in str(embed["fields"])
+    assert "From 2019-03-14: the most recent matching article for “in 2019”" in embed["footer"]["text"]
