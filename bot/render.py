@@ -25,8 +25,7 @@ from retrieval import (
     DocumentInfo,
     IngestReport,
     SearchHit,
-    host_of,
-    published_day,
+    byline,
     replace_surrogates,
 )
 
@@ -272,14 +271,8 @@ def question_from_title(title: str | None) -> str | None:
     return unescape(title[len(messages.ANSWER_TITLE_PREFIX) :]).strip() or None
 
 
-def byline(url: str | None, published: str | None) -> str:
-    """ "reuters.com · 2024-05-03": the outlet (the URL's host) and publication day, where known."""
-    host = host_of(url)
-    return " · ".join(part for part in (host and escape(clip(host, 80)), published_day(published)) if part)
-
-
 def citation_value(c: Citation, limit: int = FIELD_VALUE) -> str:
-    where = byline(c.url, c.published)
+    where = escape(clip(byline(c.url, c.published), 120))
     head = f"{link(c.title, c.url, 150)}, {messages.PARAGRAPH.format(paragraph=c.paragraph)} · `{c.id}`"
     if where:
         head += f"\n{where}"

@@ -235,15 +235,9 @@ def _marked(quote: str, span: tuple[int, int] | None) -> str:
     return f"{escape(quote[:start])}[bold]{escape(quote[start:end])}[/bold]{escape(quote[end:])}"
 
 
-def _byline(url: str | None, published: str | None) -> str:
-    """ "reuters.com · 2024-05-03": the outlet (the URL's host) and publication date, where known."""
-    from retrieval.scoping import host_of, published_day
-
-    day = published_day(published) or (published and one_line(published)[:40])  # unparsable: as given
-    return " · ".join(part for part in (host_of(url), day) if part)
-
-
 def _print_answer(answer: Any) -> None:
+    from retrieval.scoping import byline as outlet_and_day
+
     if answer.abstained or not answer.citations or answer.mode == "llm":  # LLM mode: the verified sentences
         out.print(escape(answer.text))
     else:
@@ -252,7 +246,7 @@ def _print_answer(answer: Any) -> None:
         out.print(f"[dim]({escape(answer.note)})[/dim]")
     for c in answer.citations:
         out.print(f"\n[bold][{c.n}][/bold] {escape(c.title)}, paragraph {c.paragraph}, characters {c.start}–{c.end}")
-        byline = _byline(c.url, c.published)
+        byline = outlet_and_day(c.url, c.published)
         if byline:
             out.print(f"    {escape(byline)}")
         out.print(f"    id: {c.id}" + (f"  {escape(c.url)}" if c.url else ""))

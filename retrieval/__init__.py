@@ -50,7 +50,7 @@ if TYPE_CHECKING:
         Sentence,
         Span,
     )
-    from retrieval.scoping import Scope, host_of, published_day
+    from retrieval.scoping import Scope, byline
     from retrieval.service import CitebotService, Progress, Quota, sample_path
 
 __all__ = [
@@ -92,9 +92,8 @@ __all__ = [
     "StoreError",
     "StoreWriteError",
     "UnsupportedSource",
+    "byline",
     "check_length",
-    "host_of",
-    "published_day",
     "reads_as_question",
     "replace_surrogates",
     "sample_path",
@@ -133,8 +132,7 @@ _HOMES = {
     "InvalidQuestion": "retrieval.errors",
     "InvalidScope": "retrieval.errors",
     "Scope": "retrieval.scoping",
-    "host_of": "retrieval.scoping",
-    "published_day": "retrieval.scoping",
+    "byline": "retrieval.scoping",
     "LimitReached": "retrieval.errors",
     "NotFound": "retrieval.errors",
     "SourceTooLarge": "retrieval.errors",

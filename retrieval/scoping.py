@@ -132,3 +132,10 @@ def published_day(text: str | None) -> str | None:
     """The publication date as a reader scans it ("2024-05-03"), or None when unknown."""
     when = parse_published(text)
     return None if when is None else f"{when:%Y-%m-%d}"
+
+
+def byline(url: str | None, published: str | None) -> str:
+    """ "reuters.com · 2024-05-03": the outlet (the URL's host) and publication day, where
+    known; a date that does not parse is shown as given (one line, at most 40 characters)."""
+    day = published_day(published) or (published and " ".join(published.split())[:40])
+    return " · ".join(part for part in (host_of(url), day) if part)
