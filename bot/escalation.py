@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot import admin_render, messages
+from bot.audience import interaction_access
 from bot.permissions import namespace_for_tag, namespace_tag
 from bot.replies import defer, report, send_ephemeral
 
@@ -80,7 +82,8 @@ async def submit(interaction: discord.Interaction[Citebot], namespace: str, tag:
     message = interaction.message
     answer = bot.answers.get(message.id) if message is not None else None
     if answer is None and message is not None:
-        answer = await bot.call(views.rebuild_answer, bot.service, message, namespace)
+        access = await interaction_access(interaction, private=True, search=False)
+        answer = await bot.call(views.rebuild_answer, bot.service, message, namespace, access)
     if message is None or answer is None:
         await interaction.edit_original_response(content=messages.ANSWER_UNAVAILABLE)
         return
@@ -92,6 +95,11 @@ async def submit(interaction: discord.Interaction[Citebot], namespace: str, tag:
     escalation = None
     if interaction.guild is not None:
         escalation = await bot.call(bot.guild_settings.escalation, namespace)
+    if escalation is not None and await bot.call(
+        bot.service.is_restricted, namespace, [c.doc_id for c in answer.citations]
+    ):
+        # The support channel is read by its members, not only by the asker: no quote of a restricted set.
+        answer = replace(answer, text=messages.ESCALATION_RESTRICTED, citations=())
     posted = escalation is not None and await post(interaction, escalation, answer, note, message)
     text = messages.NOT_HELPFUL_ESCALATED if posted else messages.NOT_HELPFUL_THANKS
     await interaction.edit_original_response(content=text.format(up=up, down=down))

@@ -257,3 +257,33 @@ def answer_mode_now(mode: str, *, model: str, overridden: bool, default: str) ->
 
 def limit_reached(bound: str, limit: int, current: int) -> str:
     return LIMITS[bound].format(limit=limit, current=current)
+
+
+# -- document sets ----------------------------------------------------------------------------
+ASK_SET = "Only documents in this set (or sets: a, b)."
+SEARCH_PRIVATE = "Only you see the result (it may then include sets restricted to your roles)."
+INGEST_SET = "The document set(s) it goes in, e.g. policies or hr, policies (optional)."
+SETS_DESCRIPTION = "List the document sets you can see in this server."
+SETS_TITLE = "Document sets"
+SETS_NONE = "No document sets here yet. `/ingest … set:` files a document into one."
+SETS_LINE = "**{name}** · {documents} document(s){who}"
+SETS_RESTRICTED = " · only {roles}"
+SETS_FOOTER = "Unfiled documents are visible to everyone. Restricted sets show only in private replies."
+SHARE_RESTRICTED = (
+    "This answer quotes a set restricted to some roles, so it stays private: sharing would show it to everyone here."
+)
+ESCALATION_RESTRICTED = "(The answer quoted a restricted document set; open the question's answer privately to see it.)"
+CONFIG_CHANNEL_SETS_DESCRIPTION = "Answer in a channel from some document sets only. No sets: show them."
+CONFIG_CHANNEL_SETS_CHANNEL = "The channel (its threads follow it)."
+CONFIG_CHANNEL_SETS_SETS = "The sets, comma-separated (e.g. hr, policies)."
+CONFIG_CHANNEL_SETS_CLEAR = "True: the channel answers from every set again."
+CHANNEL_SETS_NOW = "{channel} answers only from the sets {sets} (unfiled documents are left out there)."
+CHANNEL_SETS_NONE = "{channel} answers from every set."
+CONFIG_SET_ROLES_DESCRIPTION = "Restrict a document set to members with a role. No role: show it."
+CONFIG_SET_ROLES_SET = "The document set."
+CONFIG_SET_ROLES_ROLE = "A role that may see the set."
+CONFIG_SET_ROLES_ROLE2 = "Another role that may see it (optional)."
+CONFIG_SET_ROLES_ROLE3 = "A third role that may see it (optional)."
+CONFIG_SET_ROLES_CLEAR = "True: everyone may see the set again."
+SET_ROLES_NOW = "Set **{name}** ({documents} document(s)) is visible only to {roles} (and to Manage Server)."
+SET_ROLES_OPEN = "Set **{name}** ({documents} document(s)) is visible to everyone."

@@ -24,7 +24,7 @@ import discord
 from bot import render, views
 from bot.app import Citebot
 from bot.permissions import namespace_for, namespace_tag
-from retrieval import Answer, Scope
+from retrieval import Access, Answer, Scope
 
 MIN_EDIT_INTERVAL = 1.0  # seconds between two sends of the same message
 CURSOR = " ▌"
@@ -76,12 +76,21 @@ async def stream(
     private: bool,
     interval: float = MIN_EDIT_INTERVAL,
     scope: Scope | None = None,
+    access: Access | None = None,
 ) -> tuple[Answer, discord.Message]:
     """Ask in LLM mode, showing the stream through ``send(first, **message)``; the final message."""
     buffer = TokenBuffer(asyncio.get_running_loop())
     started = time.perf_counter()
     ask = bot.call(
-        bot.service.ask, question, namespace, history, mode="llm", on_token=buffer.token, log=True, scope=scope
+        bot.service.ask,
+        question,
+        namespace,
+        history,
+        mode="llm",
+        on_token=buffer.token,
+        log=True,
+        scope=scope,
+        access=access or Access(),  # never the operator's view: a reply always has a reader
     )
     task = asyncio.ensure_future(ask)
     message: discord.Message | None = None
@@ -120,7 +129,12 @@ async def stream(
 
 
 async def answer_interaction(
-    interaction: discord.Interaction[Citebot], question: str, *, private: bool, scope: Scope | None = None
+    interaction: discord.Interaction[Citebot],
+    question: str,
+    *,
+    private: bool,
+    scope: Scope | None = None,
+    access: Access | None = None,
 ) -> None:
     """/ask (already deferred) in LLM mode: the stream edits the original response."""
     bot = interaction.client
@@ -130,10 +144,12 @@ async def answer_interaction(
 
     namespace = namespace_for(interaction.guild_id, bot.config)
     tag = namespace_tag(interaction.guild_id)
-    await stream(bot, question, namespace, (), send, tag=tag, private=private, scope=scope)
+    await stream(bot, question, namespace, (), send, tag=tag, private=private, scope=scope, access=access)
 
 
-async def reply_to_message(message: discord.Message, bot: Citebot, question: str, history: Sequence[str]) -> Any:
+async def reply_to_message(
+    message: discord.Message, bot: Citebot, question: str, history: Sequence[str], access: Access | None = None
+) -> Any:
     """A mention, DM or thread follow-up in LLM mode: a reply made at the first words, then edited."""
     guild_id = message.guild.id if message.guild else None
     reply: discord.Message | None = None
@@ -146,5 +162,7 @@ async def reply_to_message(message: discord.Message, bot: Citebot, question: str
         return await reply.edit(allowed_mentions=discord.AllowedMentions.none(), **kwargs)  # edits carry no default
 
     namespace = namespace_for(guild_id, bot.config)
-    _, final = await stream(bot, question, namespace, history, send, tag=namespace_tag(guild_id), private=False)
+    _, final = await stream(
+        bot, question, namespace, history, send, tag=namespace_tag(guild_id), private=False, access=access
+    )
     return final

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot import escalation, messages, render
+from bot.audience import interaction_access
 from bot.permissions import namespace_for_tag, namespace_tag
 from bot.replies import defer, report, send_ephemeral
-from retrieval import CITATION_ID_PATTERN, Answer, Citation, CitationContext, NotFound
+from retrieval import CITATION_ID_PATTERN, Access, Answer, Citation, CitationContext, NotFound
 
 if TYPE_CHECKING:
     from bot.app import Citebot
@@ -53,20 +54,22 @@ def cited_ids(message: discord.Message | None) -> list[tuple[int, str]]:
 
 
 def open_citations(
-    service: CitebotService, cited: list[tuple[int, str]], namespace: str
+    service: CitebotService, cited: list[tuple[int, str]], namespace: str, access: Access
 ) -> list[tuple[int, str, CitationContext | None]]:
-    """(Runs in the thread pool.) Each citation in context, or None when its document is gone."""
+    """(Runs in the thread pool.) Each citation in context, or None when its document is gone
+    (or the one who clicked may not see it: the same words)."""
     out: list[tuple[int, str, CitationContext | None]] = []
     for n, cid in cited:
         try:
-            out.append((n, cid, service.cite(cid, namespace)))
+            out.append((n, cid, service.cite(cid, namespace, access)))
         except NotFound:
             out.append((n, cid, None))
     return out
 
 
-def rebuild_answer(service: CitebotService, message: discord.Message, namespace: str) -> Answer | None:
-    """(Runs in the thread pool.) An answer sent before a restart, from its message."""
+def rebuild_answer(service: CitebotService, message: discord.Message, namespace: str, access: Access) -> Answer | None:
+    """(Runs in the thread pool.) An answer sent before a restart, from its message, with the
+    citations ``access`` may open."""
     if not message.embeds:
         return None
     embed = message.embeds[0]
@@ -74,13 +77,19 @@ def rebuild_answer(service: CitebotService, message: discord.Message, namespace:
     if question is None:
         return None
     citations = []
-    for n, _cid, ctx in open_citations(service, cited_ids(message), namespace):
+    for n, _cid, ctx in open_citations(service, cited_ids(message), namespace, access):
         if ctx is not None:
             citations.append(
                 Citation(n, ctx.id, ctx.doc_id, ctx.title, ctx.url, ctx.paragraph, ctx.start, ctx.end, ctx.quote)
             )
     text = render.unescape(embed.description or "")
     return Answer(question, text, abstained=not cited_ids(message), citations=tuple(citations))
+
+
+def restricted_prefixes(service: CitebotService, namespace: str, prefixes: set[str]) -> bool:
+    """(Runs in the thread pool.) Whether a document these citation-id prefixes name is in a restricted set."""
+    ids = [d.id for d in service.sources(namespace) if any(d.id.startswith(p) for p in prefixes)]
+    return service.is_restricted(namespace, ids)
 
 
 # -- the buttons --------------------------------------------------------------------------------
@@ -125,8 +134,9 @@ class CiteButton(_Guarded, discord.ui.DynamicItem[discord.ui.Button], template=C
     async def act(self, interaction: discord.Interaction[Citebot], namespace: str) -> None:
         await defer(interaction, ephemeral=True)
         bot = interaction.client
+        access = await interaction_access(interaction, private=True, search=False)  # the clicker's, not the asker's
         try:
-            ctx = await bot.call(bot.service.cite, self.cid, namespace)
+            ctx = await bot.call(bot.service.cite, self.cid, namespace, access)
         except NotFound:
             await interaction.edit_original_response(content=messages.SOURCE_GONE)
             return
@@ -154,7 +164,8 @@ class SourcesButton(_Guarded, discord.ui.DynamicItem[discord.ui.Button], templat
     async def act(self, interaction: discord.Interaction[Citebot], namespace: str) -> None:
         await defer(interaction, ephemeral=True)
         bot = interaction.client
-        items = await bot.call(open_citations, bot.service, cited_ids(interaction.message), namespace)
+        access = await interaction_access(interaction, private=True, search=False)
+        items = await bot.call(open_citations, bot.service, cited_ids(interaction.message), namespace, access)
         await interaction.edit_original_response(embed=render.sources_embed(items))
 
 
@@ -181,9 +192,14 @@ class ShareButton(_Guarded, discord.ui.DynamicItem[discord.ui.Button], template=
         if message is None or not message.embeds:
             await interaction.response.send_message(messages.ANSWER_UNAVAILABLE, ephemeral=True)
             return
-        await defer(interaction, ephemeral=True, thinking=False)  # no "thinking" message to replace
         bot = interaction.client
         cited = cited_ids(message)
+        # Posting it makes it the channel's to read: an answer quoting a restricted set stays private.
+        prefixes = {cid.split("-", 1)[0] for _, cid in cited}
+        if await bot.call(restricted_prefixes, bot.service, namespace, prefixes):
+            await interaction.response.send_message(messages.SHARE_RESTRICTED, ephemeral=True)
+            return
+        await defer(interaction, ephemeral=True, thinking=False)  # no "thinking" message to replace
         embed = render.fit(discord.Embed.from_dict(message.embeds[0].to_dict()))
         shared = await interaction.followup.send(
             content=render.content(messages.SHARED_BY.format(user=interaction.user.mention)),
@@ -232,7 +248,8 @@ class VoteButton(_Guarded, discord.ui.DynamicItem[discord.ui.Button], template=V
             return
         answer = bot.answers.get(message.id)
         if answer is None:
-            answer = await bot.call(rebuild_answer, bot.service, message, namespace)
+            access = await interaction_access(interaction, private=True, search=False)
+            answer = await bot.call(rebuild_answer, bot.service, message, namespace, access)
         if answer is None:
             await interaction.edit_original_response(content=messages.ANSWER_UNAVAILABLE)
             return
@@ -249,7 +266,10 @@ class VoteButton(_Guarded, discord.ui.DynamicItem[discord.ui.Button], template=V
         come with the modal's submission (``bot.escalation``)."""
         await interaction.response.send_modal(escalation.not_helpful_modal(self.tag, message.id))
         bot = interaction.client
-        answer = bot.answers.get(message.id) or await bot.call(rebuild_answer, bot.service, message, namespace)
+        answer = bot.answers.get(message.id)
+        if answer is None:
+            access = await interaction_access(interaction, private=True, search=False)
+            answer = await bot.call(rebuild_answer, bot.service, message, namespace, access)
         if answer is None:
             return  # the submission says the answer is unavailable
         await bot.call(bot.service.record_feedback, namespace, str(interaction.user.id), answer, -1)
@@ -280,7 +300,8 @@ class PageButton(_Guarded, discord.ui.DynamicItem[discord.ui.Button], template=P
     async def act(self, interaction: discord.Interaction[Citebot], namespace: str) -> None:
         await defer(interaction, ephemeral=True, thinking=False)
         bot = interaction.client
-        docs = await bot.call(bot.service.sources, namespace)
+        access = await interaction_access(interaction, private=True, search=False)  # the clicker's documents
+        docs = await bot.call(bot.service.sources, namespace, access)
         embed, page, pages = render.documents_embed(docs, self.page, dm=self.tag == "dm")
         await interaction.edit_original_response(embed=embed, view=documents_view(self.tag, page, pages))
 

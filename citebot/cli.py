@@ -97,6 +97,32 @@ SourceOpt = Annotated[
 ]
 
 
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="A document set (repeat the option for several).", show_default=False),
+]
+
+
+def _sets(values: list[str] | None) -> tuple[str, ...]:
+    """The --set names (a bad one exits 2 with one line, before any work)."""
+    from retrieval.access import parse_set_names
+
+    if any(not (v or "").strip() for v in values or []):
+        raise fail("--set needs a set name, like --set policies", 2)
+    try:
+        return parse_set_names([_text(v) or "" for v in values or []])
+    except InvalidQuestion as exc:
+        raise fail(str(exc), 2) from exc
+
+
+def _narrowed(values: list[str] | None) -> Any:
+    """ask/search --set: the operator sees every set; --set narrows to those (None: no narrowing)."""
+    from retrieval.access import Access
+
+    names = _sets(values)
+    return Access.of(everything=True, narrow=names) if names else None
+
+
 def _scope(since: str | None, source: str | None) -> Any:
     """The --since/--source filter (None: none); a bad one exits 2 with one line, before any work."""
     from retrieval.scoping import Scope
@@ -193,8 +219,10 @@ def ingest(
     namespace: NamespaceOpt = None,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
+    sets: SetOpt = None,
 ) -> None:
-    """Ingest .txt, .md, .html and .pdf files, directories and URLs."""
+    """Ingest .txt, .md, .html and .pdf files, directories and URLs (--set: into those document sets)."""
+    names = _sets(sets)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     progress = Progress(
@@ -212,7 +240,7 @@ def ingest(
         def on_progress(p: Any) -> None:
             bar.update(task, total=p.total, completed=p.done, description=Path(p.source).name[:40])
 
-        report = svc.ingest(sources, namespace, progress=on_progress)
+        report = svc.ingest(sources, namespace, progress=on_progress, sets=names)
     if as_json:
         emit(report.to_dict())
     else:
@@ -262,9 +290,11 @@ def ask(
     mode: ModeOpt = None,
     since: SinceOpt = None,
     source: SourceOpt = None,
+    sets: SetOpt = None,
 ) -> None:
     """Answer a question with quoted sentences and their citations (or say it is not there)."""
     scope = _scope(since, source)
+    access = _narrowed(sets)
     items = one_or_batch(_text(question), questions, "question")
     batch = questions is not None
     with service(data_dir, answer_mode=mode) as svc:
@@ -280,7 +310,14 @@ def ask(
             from citebot.streaming import TerminalStream
 
             stream = TerminalStream(err)
-        run = partial(svc.ask, namespace=ns, mode=effective, on_token=stream.token if streaming else None, scope=scope)
+        run = partial(
+            svc.ask,
+            namespace=ns,
+            mode=effective,
+            on_token=stream.token if streaming else None,
+            scope=scope,
+            access=access,
+        )
         for n, item, answer in each(items, batch, "question", run, as_json):
             if streaming:
                 stream.finish()
@@ -302,15 +339,18 @@ def search(
     as_json: JsonOpt = False,
     since: SinceOpt = None,
     source: SourceOpt = None,
+    sets: SetOpt = None,
 ) -> None:
     """Show the passages that best match a query."""
     scope = _scope(since, source)
+    access = _narrowed(sets)
     items = one_or_batch(_text(query), questions, "query")
     batch = questions is not None
     with service(data_dir) as svc:
         ns = svc.namespace(namespace)
         hint_if_empty(svc, ns)
-        for n, item, hits in each(items, batch, "query", partial(svc.search, namespace=ns, k=k, scope=scope), as_json):
+        run = partial(svc.search, namespace=ns, k=k, scope=scope, access=access)
+        for n, item, hits in each(items, batch, "query", run, as_json):
             if as_json:
                 emit({"query": item, "results": [h.to_dict() for h in hits]})
                 continue
@@ -368,7 +408,28 @@ def sources(namespace: NamespaceOpt = None, data_dir: DataDirOpt = None, as_json
             "(citebot namespaces lists the namespaces)"
         )
     for d in docs:
-        out.print(f"{d.id}  {escape(d.title)}  ({d.chunks} chunks, {d.chars:,} chars)  {escape(d.url or d.source)}")
+        in_sets = "  " + escape(f"[sets: {', '.join(d.sets)}]") if d.sets else ""
+        out.print(
+            f"{d.id}  {escape(d.title)}  ({d.chunks} chunks, {d.chars:,} chars)  {escape(d.url or d.source)}{in_sets}"
+        )
+
+
+@app.command("sets")
+def list_sets(namespace: NamespaceOpt = None, data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """List the namespace's document sets: documents in each, and the roles a restricted one is visible to."""
+    with service(data_dir) as svc:
+        ns = svc.namespace(namespace)
+        found = svc.sets(ns)
+    if as_json:
+        emit({"namespace": ns, "sets": [s.to_dict() for s in found]})
+        return
+    if not found:
+        out.print(
+            f"No document sets in namespace {escape(repr(ns))}. Ingest into one with: citebot ingest PATH --set NAME"
+        )
+    for s in found:
+        who = f"restricted to roles {', '.join(s.roles)}" if s.roles else "visible to everyone"
+        out.print(f"{escape(s.name)}  ({s.documents} documents, {who})")
 
 
 @app.command("namespaces")
@@ -422,6 +483,33 @@ def config_answer_mode(
         return
     source = f"set for this namespace; the default is {default}" if override else "the default"
     out.print(f"answer mode of namespace {escape(repr(ns))}: {override or default} ({source})")
+
+
+@config_app.command("set-roles")
+def config_set_roles(
+    name: Annotated[str, typer.Argument(metavar="SET", help="The document set.")],
+    roles: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[ROLE_ID]...", help="Role ids that may see it; none: everyone may.", show_default=False
+        ),
+    ] = None,
+    namespace: NamespaceOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Restrict a document set to members holding one of these Discord role ids (none: lift the restriction)."""
+    ids = [r.strip() for r in roles or [] if r.strip()]
+    bad = [r for r in ids if not r.isdigit() or len(r) > 20]
+    if bad:
+        raise fail(f"{_text(bad[0])!r} is not a role id (a number like 123456789012345678)", 2)
+    with service(data_dir) as svc:
+        info = svc.restrict_set(namespace, _text(name) or "", ids)
+    if as_json:
+        emit(info.to_dict())
+        return
+    who = f"restricted to roles {', '.join(info.roles)}" if info.roles else "visible to everyone"
+    out.print(f"set {escape(info.name)}: {who} ({info.documents} documents)")
 
 
 def _check_days(value: int) -> int:

@@ -15,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from retrieval.access import OPERATOR, PUBLIC, Access, DocumentSet, parse_set_name, parse_set_names
     from retrieval.catalog import NamespaceInfo
     from retrieval.citations import CITATION_ID_PATTERN
     from retrieval.decoding import replace_surrogates
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         IngestError,
         InvalidQuestion,
         InvalidScope,
+        InvalidSet,
         LimitReached,
         NotFound,
         SourceTooLarge,
@@ -55,7 +57,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CITATION_ID_PATTERN",
+    "OPERATOR",
+    "PUBLIC",
     "SUPPORTED_SUFFIXES",
+    "Access",
     "Answer",
     "BlockedURL",
     "Chunk",
@@ -65,6 +70,7 @@ __all__ = [
     "CitebotService",
     "Document",
     "DocumentInfo",
+    "DocumentSet",
     "EmptyDocument",
     "Feed",
     "FeedArticle",
@@ -77,6 +83,7 @@ __all__ = [
     "IngestReport",
     "InvalidQuestion",
     "InvalidScope",
+    "InvalidSet",
     "LimitReached",
     "NamespaceInfo",
     "NotFound",
@@ -94,6 +101,8 @@ __all__ = [
     "UnsupportedSource",
     "byline",
     "check_length",
+    "parse_set_name",
+    "parse_set_names",
     "reads_as_question",
     "replace_surrogates",
     "sample_path",
@@ -101,6 +110,13 @@ __all__ = [
 
 # Where each public name is defined.
 _HOMES = {
+    "Access": "retrieval.access",
+    "DocumentSet": "retrieval.access",
+    "OPERATOR": "retrieval.access",
+    "PUBLIC": "retrieval.access",
+    "parse_set_name": "retrieval.access",
+    "parse_set_names": "retrieval.access",
+    "InvalidSet": "retrieval.errors",
     "CitebotService": "retrieval.service",
     "Progress": "retrieval.service",
     "Quota": "retrieval.quota",

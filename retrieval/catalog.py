@@ -12,7 +12,7 @@ and values.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -26,6 +26,7 @@ class Snapshot:
     generation: int
     documents: dict[str, DocumentRow]  # in ingest order
     chunks: list[ChunkRow]  # by document and index
+    sets: dict[str, frozenset[str]] = field(default_factory=dict)  # doc_id: its sets (unfiled: absent)
 
 
 class DocumentRow(NamedTuple):
@@ -167,11 +168,32 @@ class Catalog(Protocol):
         sentence_vectors: np.ndarray | None,
         replaces: Sequence[str],
         sentence_terms: Sequence[str] | None = None,
+        sets: Sequence[str] = (),
     ) -> None:
-        """Make the document visible (replacing ``replaces``), with its chunks and sentences."""
+        """Make the document visible (replacing ``replaces``), with its chunks and sentences.
+        ``sets``: the document sets it joins, in the same transaction (a crash never leaves a
+        restricted document unfiled); a replacement keeps the replaced versions' sets too."""
         ...
 
     def delete_document(self, namespace: str, doc_id: str) -> bool: ...
+
+    # -- document sets (memberships change what is visible: they bump the generation;
+    # restrictions are read per question, so a change applies at once in every process)
+    def add_to_sets(self, namespace: str, doc_id: str, sets: Sequence[str]) -> bool:
+        """Add a stored document to ``sets``; False when it is not stored or was in all of them."""
+        ...
+
+    def document_sets(self, namespace: str) -> dict[str, frozenset[str]]:
+        """Each filed document's sets (unfiled documents are absent)."""
+        ...
+
+    def set_roles(self, namespace: str) -> dict[str, frozenset[str]]:
+        """The restricted sets and the role ids each is visible to (unrestricted: absent)."""
+        ...
+
+    def restrict_set(self, namespace: str, set_name: str, roles: Sequence[str]) -> None:
+        """Make ``set_name`` visible only to ``roles`` (empty: to everyone again)."""
+        ...
 
     # -- feedback
     def add_feedback(

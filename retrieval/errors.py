@@ -83,3 +83,7 @@ class StoreBusy(StoreWriteError):
 
 class InvalidScope(InvalidQuestion):
     """A ``since`` or ``source`` filter the user gave cannot be read (one line says why)."""
+
+
+class InvalidSet(InvalidScope):
+    """A document set name the user gave cannot be used (one line says why)."""

@@ -126,11 +126,16 @@ class Indexer:
 
     # -- writes -----------------------------------------------------------------------
     def write(
-        self, namespace: str, prepared: PreparedDocument, admit: Callable[[list[str]], None] | None = None
+        self,
+        namespace: str,
+        prepared: PreparedDocument,
+        admit: Callable[[list[str]], None] | None = None,
+        sets: Sequence[str] = (),
     ) -> str:
         """Add ``prepared`` or replace its source's version: "added", "replaced" or
         "unchanged" (another writer committed the same content first). ``admit(replacing)``
-        runs under the lock before anything is written (e.g. a quota check) and may raise."""
+        runs under the lock before anything is written (e.g. a quota check) and may raise.
+        ``sets``: the document sets it joins, committed with it (see ``Catalog.commit_document``)."""
         doc = prepared.doc
         ids = chunk_ids(doc.id, len(prepared.chunks))
         with self.lock.hold():
@@ -161,6 +166,7 @@ class Indexer:
                     prepared.sentence_vectors,
                     [d for d, _ in stale],
                     prepared.sentence_terms,
+                    sets=sets,
                 )
             except DocumentExists:
                 # The same content committed by a writer outside this lock: nothing to do.

@@ -58,9 +58,12 @@ class DocumentInfo:
     chars: int
     chunks: int
     ingested_at: float
+    sets: tuple[str, ...] = ()  # the document sets it is in (none: unfiled)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["sets"] = list(self.sets)
+        return data
 
 
 @dataclass(frozen=True)

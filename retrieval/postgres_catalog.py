@@ -340,7 +340,10 @@ class PostgresCatalog:
                 "WHERE c.namespace=%s GROUP BY c.namespace, c.doc_id, c.idx ORDER BY c.doc_id, c.idx",
                 (namespace,),
             ).fetchall()
-            return Snapshot(int(gen[0]) if gen else 0, docs, [ChunkRow(*row) for row in chunks])
+            sets = _grouped(
+                db.execute("SELECT doc_id, set_name FROM document_sets WHERE namespace=%s", (namespace,)).fetchall()
+            )
+            return Snapshot(int(gen[0]) if gen else 0, docs, [ChunkRow(*row) for row in chunks], sets)
 
         return self._run(read, write=False, snapshot=True)
 
@@ -400,11 +403,19 @@ class PostgresCatalog:
         sentence_vectors: np.ndarray | None,
         replaces: Sequence[str],
         sentence_terms: Sequence[str] | None = None,
+        sets: Sequence[str] = (),
     ) -> None:
         data = doc.text.encode("utf-8")
 
         def write(db: psycopg.Connection) -> None:
-            for old in replaces:
+            joined = set(sets)
+            for old in replaces:  # a replacement keeps the replaced version's sets
+                joined |= {
+                    r[0]
+                    for r in db.execute(
+                        "SELECT set_name FROM document_sets WHERE namespace=%s AND doc_id=%s", (namespace, old)
+                    )
+                }
                 _delete_rows(db, namespace, old)
             db.execute(
                 "INSERT INTO documents (namespace, doc_id, source, title, url, author, published, media_type, text, "
@@ -447,6 +458,10 @@ class PostgresCatalog:
                                 sentence_terms[i] if sentence_terms is not None else None,
                             )
                         )
+            for name in sorted(joined):
+                db.execute(
+                    "INSERT INTO document_sets VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", (namespace, doc.id, name)
+                )
             db.execute('INSERT INTO ingest_events (namespace, "at") VALUES (%s, %s)', (namespace, time.time()))
             _bump(db, namespace)
 
@@ -463,6 +478,40 @@ class PostgresCatalog:
             return found
 
         return self._write(delete, fenced=True)
+
+    # -- document sets ----------------------------------------------------------------
+    def add_to_sets(self, namespace: str, doc_id: str, sets: Sequence[str]) -> bool:
+        if not sets:
+            return False
+
+        def write(db: psycopg.Connection) -> bool:
+            added = 0
+            for name in sets:  # only for a stored document: a forgotten one gains no rows
+                cur = db.execute(
+                    "INSERT INTO document_sets SELECT namespace, doc_id, %s FROM documents "
+                    "WHERE namespace=%s AND doc_id=%s ON CONFLICT DO NOTHING",
+                    (name, namespace, doc_id),
+                )
+                added += cur.rowcount
+            if added:
+                _bump(db, namespace)
+            return added > 0
+
+        return self._write(write)
+
+    def document_sets(self, namespace: str) -> dict[str, frozenset[str]]:
+        return _grouped(self._read("SELECT doc_id, set_name FROM document_sets WHERE namespace=%s", (namespace,)))
+
+    def set_roles(self, namespace: str) -> dict[str, frozenset[str]]:
+        return _grouped(self._read("SELECT set_name, role_id FROM set_roles WHERE namespace=%s", (namespace,)))
+
+    def restrict_set(self, namespace: str, set_name: str, roles: Sequence[str]) -> None:
+        def write(db: psycopg.Connection) -> None:
+            db.execute("DELETE FROM set_roles WHERE namespace=%s AND set_name=%s", (namespace, set_name))
+            for role in dict.fromkeys(roles):
+                db.execute("INSERT INTO set_roles VALUES (%s, %s, %s)", (namespace, set_name, role))
+
+        self._write(write)
 
     # -- feedback ---------------------------------------------------------------------
     def add_feedback(
@@ -736,7 +785,16 @@ def _delete_rows(db: psycopg.Connection, namespace: str, doc_id: str) -> bool:
     cur = db.execute("DELETE FROM documents WHERE namespace=%s AND doc_id=%s", (namespace, doc_id))
     db.execute("DELETE FROM chunks WHERE namespace=%s AND doc_id=%s", (namespace, doc_id))
     db.execute("DELETE FROM sentences WHERE namespace=%s AND doc_id=%s", (namespace, doc_id))
+    db.execute("DELETE FROM document_sets WHERE namespace=%s AND doc_id=%s", (namespace, doc_id))
     return cur.rowcount > 0
+
+
+def _grouped(rows: Sequence[tuple]) -> dict[str, frozenset[str]]:
+    """(key, value) rows as key: the set of its values."""
+    out: dict[str, set[str]] = {}
+    for key, value in rows:
+        out.setdefault(key, set()).add(value)
+    return {key: frozenset(values) for key, values in out.items()}
 
 
 def _bump(db: psycopg.Connection, namespace: str) -> None:

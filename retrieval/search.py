@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from retrieval.access import Access
 from retrieval.catalog import Catalog, SentenceRows
 from retrieval.citations import citation_id, find_in_text
 from retrieval.embedding import Embedder
@@ -138,6 +139,11 @@ class NamespaceIndex:
     namespace: str
     catalog: Catalog
     text_chars: int = 0
+    # Set filters: each filed document's sets, and each chunk's document as an ordinal into
+    # ``doc_ids`` — a filter decides per document (few) and expands to chunks by one gather.
+    doc_sets: dict[str, frozenset[str]] = field(default_factory=dict)
+    doc_ids: list[str] = field(default_factory=list)
+    chunk_doc: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
     # Chunks' sentences by chunk row, least recently used first; at most MAX_CACHED_SENTENCES in all.
     _sentences: OrderedDict[int, ChunkSentences] = field(default_factory=OrderedDict, repr=False)
     _cached: int = field(default=0, repr=False)
@@ -154,6 +160,8 @@ class NamespaceIndex:
             for r in snap.chunks
         ]
         titles = {doc_id: doc.title for doc_id, doc in docs.items()}
+        doc_ids = list(docs)
+        ordinal = {doc_id: i for i, doc_id in enumerate(doc_ids)}
         return cls(
             generation=snap.generation,
             chunks=chunks,
@@ -166,7 +174,15 @@ class NamespaceIndex:
             namespace=namespace,
             catalog=catalog,
             text_chars=sum(len(doc.text) for doc in docs.values()),
+            doc_sets={d: sets for d, sets in snap.sets.items() if d in docs},
+            doc_ids=doc_ids,
+            chunk_doc=np.fromiter((ordinal[c.doc_id] for c in chunks), dtype=np.int32, count=len(chunks)),
         )
+
+    def chunk_mask(self, docs: set[str]) -> np.ndarray:
+        """A mask over the chunk rows of the documents ``docs``."""
+        keep = np.fromiter((d in docs for d in self.doc_ids), dtype=bool, count=len(self.doc_ids))
+        return keep[self.chunk_doc]
 
     def approx_bytes(self) -> int:
         """Memory held, estimated (measured with tracemalloc on news and Wikipedia articles:
@@ -443,25 +459,49 @@ class Searcher:
         with self._guard:
             return list(self._indexes)
 
-    def allowed_rows(self, namespace: str, index: NamespaceIndex, scope: Scope) -> tuple[np.ndarray, int]:
-        """A mask over the index's chunk rows of the documents ``scope`` allows, and their count."""
-        # Ingest times (the date of undated documents) are not in the index: one catalog
-        # listing per scoped question, small beside the question's embedding.
-        dated = scope.since is not None or scope.until is not None
-        ingested = {d.id: d.ingested_at for d in self.catalog.documents(namespace)} if dated else {}
-        docs = {
-            doc_id
-            for doc_id in index.titles
-            if scope.allows(index.urls[doc_id], index.bylines[doc_id][1], ingested.get(doc_id))
-        }
-        mask = np.fromiter((c.doc_id in docs for c in index.chunks), dtype=bool, count=len(index.chunks))
-        return mask, len(docs)
+    def allowed_docs(
+        self, namespace: str, index: NamespaceIndex, scope: Scope | None, access: Access | None
+    ) -> set[str] | None:
+        """The documents a question may draw on (None: all of them): those ``access`` may see
+        and searches (its sets' restrictions read now, so a change applies at once), of those
+        the ones ``scope`` allows."""
+        docs: set[str] | None = None
+        if access is not None and not (access.everything and not access.narrows):
+            restricted = self.catalog.set_roles(namespace) if not access.everything else {}
+            sets, none = index.doc_sets, frozenset[str]()
+            docs = {
+                d
+                for d in index.doc_ids
+                if access.may_see(sets.get(d, none), restricted) and access.searches(sets.get(d, none))
+            }
+            if len(docs) == len(index.doc_ids):
+                docs = None
+        if scope is not None:
+            # Ingest times (the date of undated documents) are not in the index: one catalog
+            # listing per scoped question, small beside the question's embedding.
+            dated = scope.since is not None or scope.until is not None
+            ingested = {d.id: d.ingested_at for d in self.catalog.documents(namespace)} if dated else {}
+            docs = {
+                d
+                for d in (index.doc_ids if docs is None else docs)
+                if scope.allows(index.urls[d], index.bylines[d][1], ingested.get(d))
+            }
+        return docs
 
     def retrieve(
-        self, namespace: str, query: str, k: int, *, scope: Scope | None = None, newest_first: bool = False
+        self,
+        namespace: str,
+        query: str,
+        k: int,
+        *,
+        scope: Scope | None = None,
+        access: Access | None = None,
+        newest_first: bool = False,
     ) -> Retrieved:
-        """Top ``k`` chunks for ``query``; with ``scope``, of the documents it allows only
-        (applied before the candidate cut: the best allowed chunks, not the best filtered).
+        """Top ``k`` chunks for ``query``; with ``scope`` or ``access``, of the documents they
+        allow only (applied before the candidate cut: the best allowed chunks, not the best
+        filtered). ``in_scope``: how many documents the filter the reader chose (a scope, a
+        set, a channel's sets) leaves; visibility alone reports none (it must not be told).
         ``newest_first``: of nearly equal matches, the most recent article first."""
         index = self.index(namespace)
         query_vector = self.embedder.embed_query(query)
@@ -470,11 +510,13 @@ class Searcher:
         if not index.chunks:
             return retrieved
         allowed: np.ndarray | None = None
-        if scope is not None:
-            allowed, count = self.allowed_rows(namespace, index, scope)
-            retrieved = replace(retrieved, in_scope=count)
-            if not count:
+        docs = self.allowed_docs(namespace, index, scope, access)
+        if scope is not None or (access is not None and access.narrows):
+            retrieved = replace(retrieved, in_scope=len(index.doc_ids) if docs is None else len(docs))
+        if docs is not None:
+            if not docs:
                 return retrieved
+            allowed = index.chunk_mask(docs)
         cfg = self.fusion
         n = cfg.candidate_k
         if len(index.chunks) <= cfg.memory_dense_chunks:
@@ -578,17 +620,22 @@ class Searcher:
             if key in index.row_of and allowed[index.row_of[key]]
         ][:n]
 
-    def find_quote(self, namespace: str, quote: str) -> QuoteMatch | None:
-        """Where ``quote`` occurs in the namespace's documents: exactly anywhere first, else
-        nearly, in the few documents lexical search ranks highest."""
+    def find_quote(self, namespace: str, quote: str, access: Access | None = None) -> QuoteMatch | None:
+        """Where ``quote`` occurs in the namespace's documents (those ``access`` allows):
+        exactly anywhere first, else nearly, in the few documents lexical search ranks highest."""
         index = self.index(namespace)
+        docs = self.allowed_docs(namespace, index, None, access)
         texts = index.texts  # the index's cached texts, not one catalog read per document
         for doc_id, text in texts.items():
+            if docs is not None and doc_id not in docs:
+                continue
             at = text.find(quote)
             if at >= 0:
                 return QuoteMatch(doc_id, at, at + len(quote), True)
+        if docs is not None and not docs:
+            return None
         ranked: list[str] = []
-        for row, _ in index.bm25.top(tokenize(quote), 20):
+        for row, _ in index.bm25.top(tokenize(quote), 20, None if docs is None else index.chunk_mask(docs)):
             doc_id = index.chunks[row].doc_id
             if doc_id not in ranked:
                 ranked.append(doc_id)

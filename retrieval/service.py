@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from config import Settings
+from retrieval.access import OPERATOR, Access, DocumentSet, parse_set_name, parse_set_names
 from retrieval.answering import Answerer, ExtractiveAnswerer, abstention
 from retrieval.catalog import Catalog, NamespaceInfo
 from retrieval.catalogs import open_catalog
@@ -221,9 +222,12 @@ class CitebotService:
         *,
         progress: ProgressCallback | None = None,
         quota: Quota | None = None,
+        sets: Sequence[str] = (),
     ) -> IngestReport:
-        """Ingest files, directories (recursively) and http(s) URLs; one item per document."""
+        """Ingest files, directories (recursively) and http(s) URLs; one item per document.
+        ``sets``: the document sets each joins (see ``ingest_document``)."""
         ns = self.namespace(namespace)
+        names = parse_set_names(sets)  # a bad name refuses the whole batch, before any work
         started = time.perf_counter()
         # A source that fails before loading stays in its input place (its "load" raises).
         planned: list[tuple[str, Callable[[], Document]]] = []
@@ -248,7 +252,7 @@ class CitebotService:
                 items.append(IngestItem(source, "failed", error=f"{source}: not tried ({stopped})"))
                 continue
             try:
-                items.append(self.ingest_document(load(), ns, quota=quota, refresh=False))
+                items.append(self.ingest_document(load(), ns, quota=quota, refresh=False, sets=names))
             except IngestError as exc:
                 items.append(IngestItem(source, "failed", error=str(exc)))
             except StoreWriteError as exc:
@@ -271,15 +275,17 @@ class CitebotService:
         url: str | None = None,
         content_type: str | None = None,
         quota: Quota | None = None,
+        sets: Sequence[str] = (),
     ) -> IngestReport:
         """Ingest an uploaded file (e.g. a Discord attachment)."""
         ns = self.namespace(namespace)
+        names = parse_set_names(sets)
         started = time.perf_counter()
         try:
             doc = load_bytes(
                 data, filename, source=source, url=url, content_type=content_type, limits=self.config.limits
             )
-            item = self.ingest_document(doc, ns, quota=quota)
+            item = self.ingest_document(doc, ns, quota=quota, sets=names)
         except (IngestError, StoreWriteError) as exc:
             item = IngestItem(source or filename, "failed", error=str(exc))
         return IngestReport((item,), time.perf_counter() - started)
@@ -300,15 +306,25 @@ class CitebotService:
         check_quota(self.catalog, self.namespace(namespace), quota, extra_bytes, replacing=replacing)
 
     def ingest_document(
-        self, doc: Document, namespace: str, *, quota: Quota | None = None, refresh: bool = True
+        self,
+        doc: Document,
+        namespace: str,
+        *,
+        quota: Quota | None = None,
+        refresh: bool = True,
+        sets: Sequence[str] = (),
     ) -> IngestItem:
         """Add (or replace, by source) one document. ``refresh``: rebuild the namespace's
-        search index now rather than on the next question (a bulk load does it once, at the end)."""
+        search index now rather than on the next question (a bulk load does it once, at the end).
+        ``sets``: document sets it joins. The same content ingested again with other sets is
+        "unchanged" and joins them too (memberships add up; ``forget`` drops them all); a new
+        version of a source keeps the old version's sets."""
         ns = self.namespace(namespace)
+        names = parse_set_names(sets)
         if _SURROGATE.search(doc.source + doc.title):  # an undecodable file name: SQLite takes only UTF-8
             doc = replace(doc, source=_SURROGATE.sub("\ufffd", doc.source), title=_SURROGATE.sub("\ufffd", doc.title))
         if self.catalog.has_document(ns, doc.id):
-            return IngestItem(doc.source, "unchanged", doc.id, doc.title)
+            return self._unchanged(doc, ns, names)
         size = len(doc.text.encode("utf-8"))
         if quota:  # early, before the embedding work; again under the write lock below
             self.check_quota(ns, quota, size, replacing=[d for d, _ in self.catalog.by_source(ns, doc.source)])
@@ -320,12 +336,16 @@ class CitebotService:
             if quota:
                 self.check_quota(ns, quota, size, replacing=replacing)
 
-        status = self.indexer.write(ns, prepared, admit=admit)
+        status = self.indexer.write(ns, prepared, admit=admit, sets=names)
         if status == "unchanged":
-            return IngestItem(doc.source, "unchanged", doc.id, doc.title)
+            return self._unchanged(doc, ns, names)
         if refresh:
             searcher.index(ns)
         return IngestItem(doc.source, status, doc.id, doc.title, len(prepared.chunks))
+
+    def _unchanged(self, doc: Document, ns: str, sets: Sequence[str]) -> IngestItem:
+        self.catalog.add_to_sets(ns, doc.id, sets)
+        return IngestItem(doc.source, "unchanged", doc.id, doc.title)
 
     def ensure_sample(self, namespace: str | None = None) -> IngestReport | None:
         """Ingest the bundled sample article into a namespace that never held a document
@@ -336,11 +356,12 @@ class CitebotService:
         return self.ingest([sample_path()], ns)
 
     # -- forget -----------------------------------------------------------------------
-    def resolve_document(self, ref: str, namespace: str | None = None) -> DocumentInfo:
-        """A document by id, unique id prefix (at least 6 characters), or exact title."""
+    def resolve_document(self, ref: str, namespace: str | None = None, access: Access | None = None) -> DocumentInfo:
+        """A document by id, unique id prefix (at least 6 characters), or exact title, among
+        those ``access`` may see (one it may not is "no document", as if it did not exist)."""
         ns = self.namespace(namespace)
         ref = ref.strip()
-        docs = self.catalog.documents(ns)
+        docs = self.sources(ns, access)
         exact = [d for d in docs if d.id == ref]
         if exact:
             return exact[0]
@@ -360,8 +381,59 @@ class CitebotService:
             raise NotFound(f"no document {ref[:100]!r} in this namespace (forgotten meanwhile)")
         return info
 
-    def sources(self, namespace: str | None = None) -> list[DocumentInfo]:
-        return self.catalog.documents(self.namespace(namespace))
+    def sources(self, namespace: str | None = None, access: Access | None = None) -> list[DocumentInfo]:
+        """The namespace's documents that ``access`` may see (None: all), each with its sets."""
+        ns = self.namespace(namespace)
+        docs = self.catalog.documents(ns)
+        filed = self.catalog.document_sets(ns)
+        if not filed:
+            return docs
+        restricted = self.catalog.set_roles(ns)
+        who = access or OPERATOR
+        none = frozenset[str]()
+        return [
+            replace(d, sets=tuple(sorted(filed.get(d.id, none))))
+            for d in docs
+            if who.may_see(filed.get(d.id, none), restricted)
+        ]
+
+    # -- document sets ------------------------------------------------------------------
+    def sets(self, namespace: str | None = None, access: Access | None = None) -> list[DocumentSet]:
+        """The namespace's sets (those holding a document or restricted), by name, with how
+        many documents each holds and its roles; only those ``access`` may see."""
+        ns = self.namespace(namespace)
+        restricted = self.catalog.set_roles(ns)
+        counts: dict[str, int] = dict.fromkeys(restricted, 0)
+        for names in self.catalog.document_sets(ns).values():
+            for name in names:
+                counts[name] = counts.get(name, 0) + 1
+        who = access or OPERATOR
+        return [
+            DocumentSet(name, counts[name], tuple(sorted(restricted.get(name, ()))))
+            for name in sorted(counts)
+            if who.may_see_set(name, restricted)
+        ]
+
+    def restrict_set(self, namespace: str | None, name: str, roles: Sequence[int | str]) -> DocumentSet:
+        """Make the set visible only to members holding one of ``roles`` (empty: to everyone).
+        Stored in the catalog and read on every question: it applies at once, in every process."""
+        ns = self.namespace(namespace)
+        set_name = parse_set_name(name)
+        self.catalog.restrict_set(ns, set_name, [str(r) for r in dict.fromkeys(roles)])
+        return self._set_info(ns, set_name)
+
+    def _set_info(self, ns: str, name: str) -> DocumentSet:
+        return next((s for s in self.sets(ns) if s.name == name), DocumentSet(name, 0, ()))
+
+    def is_restricted(self, namespace: str | None, doc_ids: Iterable[str]) -> bool:
+        """Whether any of these documents is in a restricted set (what a reply posted for a
+        whole channel must not show)."""
+        ns = self.namespace(namespace)
+        restricted = self.catalog.set_roles(ns)
+        if not restricted:
+            return False
+        filed = self.catalog.document_sets(ns)
+        return any(filed.get(d, frozenset()) & restricted.keys() for d in doc_ids)
 
     def namespaces(self) -> list[NamespaceInfo]:
         """Every namespace that ever held a document, with what it holds now."""
@@ -377,11 +449,18 @@ class CitebotService:
         return check_length(question, self.config.max_question_chars)
 
     def search(
-        self, query: str, namespace: str | None = None, k: int | None = None, *, scope: Scope | None = None
+        self,
+        query: str,
+        namespace: str | None = None,
+        k: int | None = None,
+        *,
+        scope: Scope | None = None,
+        access: Access | None = None,
     ) -> list[SearchHit]:
-        """The passages that best match ``query``; ``scope``: of the documents it allows only."""
+        """The passages that best match ``query``; ``scope``, ``access``: of the documents they allow only."""
         query = question_text(self.check_question(query))
-        return self.searcher.retrieve(self.namespace(namespace), query, k or self.config.search_k, scope=scope).hits
+        ns = self.namespace(namespace)
+        return self.searcher.retrieve(ns, query, k or self.config.search_k, scope=scope, access=access).hits
 
     @property
     def llm(self) -> LLMAnswerer:
@@ -425,13 +504,15 @@ class CitebotService:
         log: bool = False,
         scope: Scope | None = None,
         asked_at: datetime | None = None,
+        access: Access | None = None,
     ) -> Answer:
         """Answer from the namespace's documents, or abstain. ``history``: earlier questions of a thread.
         ``mode``: "extractive" or "llm" (default: the namespace's, see ``answer_mode``);
         ``on_token``: LLM mode's raw stream, for display only (the returned answer holds only
         verified sentences). ``log``: record the question in the namespace's question log (the
         bot's questions, for /stats; a CLI ask is the operator's own, not logged unless asked).
-        ``scope``: answer from the documents it allows only (a date window, a site).
+        ``scope``: answer from the documents it allows only (a date window, a site);
+        ``access``: from the documents the reader may see and asked for (``retrieval.access``).
         A question that names its time ("this week", "in 2019", "recently"; relative to
         ``asked_at``, default now) is answered from the articles of that window, the most
         recent of equal matches first, and the answer's note gives the article's date; when
@@ -449,7 +530,7 @@ class CitebotService:
             question_text(asked), earlier
         )
         words = time_words(query, asked_at)
-        retrieved, evidence, answer, widened = self._extract(ns, query, scope, words)
+        retrieved, evidence, answer, widened = self._extract(ns, query, scope, access, words)
         retrieved_at = time.perf_counter()
         if llm and evidence.hits:
             answer = self.llm.answer(evidence, on_token)
@@ -472,7 +553,7 @@ class CitebotService:
         return answer
 
     def _extract(
-        self, ns: str, query: str, scope: Scope | None, words: TimeWords | None
+        self, ns: str, query: str, scope: Scope | None, access: Access | None, words: TimeWords | None
     ) -> tuple[Retrieved, Evidence, Answer, bool]:
         """Retrieval, evidence and the extractive answer (cheap; LLM mode then writes its own
         from the same evidence) — in the question's own time window first, if it names one;
@@ -482,16 +563,18 @@ class CitebotService:
         windowed = scope
         if words is not None and (words.since or words.until):
             windowed = (scope or Scope()).within(words.since, words.until)
-        retrieved = self.searcher.retrieve(ns, query, k, scope=windowed, newest_first=newest)
+        retrieved = self.searcher.retrieve(ns, query, k, scope=windowed, access=access, newest_first=newest)
         evidence = newest_evidence(retrieved.evidence(query, k), newest)
         if windowed is not scope:  # the question's window: nothing in it answers -> any time
             answer = self.answerer.answer(evidence) if evidence.hits else abstention(query)
             if not answer.abstained:
                 return retrieved, evidence, answer, False
-            retrieved = self.searcher.retrieve(ns, query, k, scope=scope, newest_first=newest)
+            retrieved = self.searcher.retrieve(ns, query, k, scope=scope, access=access, newest_first=newest)
             evidence = newest_evidence(retrieved.evidence(query, k), newest)
-        if scope is not None and retrieved.in_scope == 0:
-            answer = replace(abstention(query), text=f"No documents match the filter ({scope.describe()}).")
+        if retrieved.in_scope == 0:
+            described = [scope.describe()] if scope is not None else []
+            described += [access.describe()] if access is not None and access.narrows else []
+            answer = replace(abstention(query), text=f"No documents match the filter ({' and '.join(described)}).")
         else:
             answer = self.answerer.answer(evidence) if evidence.hits else abstention(query)
         return retrieved, evidence, answer, windowed is not scope
@@ -515,14 +598,15 @@ class CitebotService:
         return f"{answer.note} · {text}" if answer.note else text
 
     # -- citations --------------------------------------------------------------------
-    def cite(self, cid: str, namespace: str | None = None) -> CitationContext:
-        """The passage behind a citation id, with the paragraph(s) around it."""
+    def cite(self, cid: str, namespace: str | None = None, access: Access | None = None) -> CitationContext:
+        """The passage behind a citation id, with the paragraph(s) around it. A document
+        ``access`` may not see is answered exactly as one never ingested."""
         ns = self.namespace(namespace)
         parsed = parse_citation_id(cid)
         if parsed is None:
             raise NotFound(f"{cid.strip()[:100]!r} is not a citation id (they look like 6f75d72f-1923-2021)")
         prefix, start, end = parsed
-        docs = [d for d in self.catalog.documents(ns) if d.id.startswith(prefix)]
+        docs = [d for d in self.sources(ns, access) if d.id.startswith(prefix)]
         if not docs:  # the catalog keeps no history: it cannot tell "never existed" from "forgotten"
             raise NotFound(
                 f"no document with id prefix {prefix!r} in this namespace "
@@ -536,25 +620,29 @@ class CitebotService:
             raise NotFound("that citation points past the end of its document")
         return self._context(info, text, start, end, exact=True)
 
-    def find_quote(self, quote: str, namespace: str | None = None) -> CitationContext | None:
-        """Where ``quote`` occurs in the namespace's documents (exactly or nearly), or None."""
+    def find_quote(
+        self, quote: str, namespace: str | None = None, access: Access | None = None
+    ) -> CitationContext | None:
+        """Where ``quote`` occurs in the namespace's documents ``access`` allows (exactly or nearly), or None."""
         ns = self.namespace(namespace)
         quote = quote.strip()
         if not quote:
             raise InvalidQuestion("the quote is empty")
         check_length(quote, self.config.max_question_chars, "quote")
-        match = self.searcher.find_quote(ns, quote)
+        match = self.searcher.find_quote(ns, quote, access)
         info = self.catalog.document(ns, match.doc_id) if match else None
         text = self.searcher.index(ns).texts.get(match.doc_id) if match else None
         if match is None or info is None or text is None:  # none, or forgotten meanwhile
             return None
         return self._context(info, text, match.start, match.end, exact=match.exact)
 
-    def lookup(self, id_or_quote: str, namespace: str | None = None) -> CitationContext | None:
+    def lookup(
+        self, id_or_quote: str, namespace: str | None = None, access: Access | None = None
+    ) -> CitationContext | None:
         """A citation id or a quote, whichever ``id_or_quote`` is."""
         if parse_citation_id(id_or_quote):
-            return self.cite(id_or_quote, namespace)
-        return self.find_quote(id_or_quote, namespace)
+            return self.cite(id_or_quote, namespace, access)
+        return self.find_quote(id_or_quote, namespace, access)
 
     def _context(self, info: DocumentInfo, text: str, start: int, end: int, *, exact: bool) -> CitationContext:
         c_start, c_end, paragraph = context_window(text, start, end)
@@ -618,7 +706,8 @@ class CitebotService:
     ) -> Feed:
         """Subscribe the namespace to an RSS or Atom feed (checked by one fetch); its
         articles arrive with the next poll. ``announce``: where a front end posts new ones."""
-        return self.poller.add(self.namespace(namespace), url, set_name=set_name, announce=announce)
+        named = parse_set_name(set_name) if set_name and set_name.strip() else None
+        return self.poller.add(self.namespace(namespace), url, set_name=named, announce=announce)
 
     def feeds(self, namespace: str | None = None) -> list[Feed]:
         return self.catalog.feeds(self.namespace(namespace))
@@ -646,5 +735,5 @@ class CitebotService:
     def _ingest_feed_article(
         self, doc: Document, namespace: str, quota: Quota | None, set_name: str | None
     ) -> IngestItem:
-        # ``set_name``: the feed's document set; document sets (issue 13) attach it here.
-        return self.ingest_document(doc, namespace, quota=quota, refresh=False)
+        # ``set_name``: the feed's document set: every article it brings joins it.
+        return self.ingest_document(doc, namespace, quota=quota, refresh=False, sets=[set_name] if set_name else ())

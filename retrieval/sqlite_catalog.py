@@ -46,6 +46,7 @@ from retrieval.feed_values import Feed, FeedEntryRecord, FeedState
 from retrieval.models import Chunk, Document, DocumentInfo, Sentence
 
 SCHEMA_VERSION = migrations.latest("sqlite")  # the schema: retrieval/migrations/sqlite/
+SETS_VERSION = 6  # the schema that added document sets (older read-only catalogs have none)
 BUSY_SECONDS = 30  # how long a connection waits for another process's write
 
 
@@ -265,11 +266,16 @@ class SqliteCatalog:
                 "WHERE c.namespace=? GROUP BY c.doc_id, c.idx ORDER BY c.doc_id, c.idx",
                 (namespace,),
             ).fetchall()
+            sets = _grouped(
+                conn.execute("SELECT doc_id, set_name FROM document_sets WHERE namespace=?", (namespace,)).fetchall()
+                if self._version >= SETS_VERSION
+                else []
+            )
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"the catalog at {self.path} is unreadable or corrupt: {exc}") from exc
         finally:
             conn.execute("COMMIT")
-        return Snapshot((gen_rows[0][0] if gen_rows else 0), docs, [ChunkRow(*row) for row in chunks])
+        return Snapshot((gen_rows[0][0] if gen_rows else 0), docs, [ChunkRow(*row) for row in chunks], sets)
 
     def sentence_rows(
         self, namespace: str, spans: Sequence[tuple[str, int, int]], dimension: int
@@ -321,12 +327,20 @@ class SqliteCatalog:
         sentence_vectors: np.ndarray | None,
         replaces: Sequence[str],
         sentence_terms: Sequence[str] | None = None,
+        sets: Sequence[str] = (),
     ) -> None:
         """Make the document visible, with its chunks and sentences (``sentence_terms``: each
         sentence's search terms, space-separated, so questions need not tokenize them)."""
         data = doc.text.encode("utf-8")
         with _as_document_exists(doc), self._tx() as db:
+            joined = set(sets)
             for old in replaces:
+                joined |= {
+                    r[0]
+                    for r in db.execute(
+                        "SELECT set_name FROM document_sets WHERE namespace=? AND doc_id=?", (namespace, old)
+                    )
+                }
                 _delete_rows(db, namespace, old)
             db.execute(
                 "INSERT INTO documents (namespace, doc_id, source, title, url, author, published, media_type, text, "
@@ -367,6 +381,9 @@ class SqliteCatalog:
                     for i, s in enumerate(sentences)
                 ],
             )
+            db.executemany(
+                "INSERT OR IGNORE INTO document_sets VALUES (?, ?, ?)", [(namespace, doc.id, n) for n in sorted(joined)]
+            )
             db.execute("INSERT INTO ingest_events VALUES (?, ?)", (namespace, time.time()))
             _bump(db, namespace)
 
@@ -376,6 +393,40 @@ class SqliteCatalog:
             if found:
                 _bump(db, namespace)
             return found
+
+    # -- document sets ----------------------------------------------------------------
+    def add_to_sets(self, namespace: str, doc_id: str, sets: Sequence[str]) -> bool:
+        if not sets:
+            return False
+        with self._tx() as db:
+            added = 0
+            for name in sets:  # only for a stored document: a forgotten one gains no rows
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO document_sets SELECT namespace, doc_id, ? FROM documents "
+                    "WHERE namespace=? AND doc_id=?",
+                    (name, namespace, doc_id),
+                )
+                added += cur.rowcount
+            if added:
+                _bump(db, namespace)
+            return added > 0
+
+    def document_sets(self, namespace: str) -> dict[str, frozenset[str]]:
+        if self._version < SETS_VERSION:
+            return {}  # an older catalog on read-only media: every document unfiled
+        return _grouped(self._read("SELECT doc_id, set_name FROM document_sets WHERE namespace=?", (namespace,)))
+
+    def set_roles(self, namespace: str) -> dict[str, frozenset[str]]:
+        if self._version < SETS_VERSION:
+            return {}
+        return _grouped(self._read("SELECT set_name, role_id FROM set_roles WHERE namespace=?", (namespace,)))
+
+    def restrict_set(self, namespace: str, set_name: str, roles: Sequence[str]) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM set_roles WHERE namespace=? AND set_name=?", (namespace, set_name))
+            db.executemany(
+                "INSERT OR IGNORE INTO set_roles VALUES (?, ?, ?)", [(namespace, set_name, r) for r in roles]
+            )
 
     # -- feedback ---------------------------------------------------------------------
     def add_feedback(
@@ -570,7 +621,16 @@ def _delete_rows(db: sqlite3.Connection, namespace: str, doc_id: str) -> bool:
     cur = db.execute("DELETE FROM documents WHERE namespace=? AND doc_id=?", (namespace, doc_id))
     db.execute("DELETE FROM chunks WHERE namespace=? AND doc_id=?", (namespace, doc_id))
     db.execute("DELETE FROM sentences WHERE namespace=? AND doc_id=?", (namespace, doc_id))
+    db.execute("DELETE FROM document_sets WHERE namespace=? AND doc_id=?", (namespace, doc_id))
     return cur.rowcount > 0
+
+
+def _grouped(rows: Sequence[tuple]) -> dict[str, frozenset[str]]:
+    """(key, value) rows as key: the set of its values."""
+    out: dict[str, set[str]] = {}
+    for key, value in rows:
+        out.setdefault(key, set()).add(value)
+    return {key: frozenset(values) for key, values in out.items()}
 
 
 def _bump(db: sqlite3.Connection, namespace: str) -> None:

@@ -10,9 +10,11 @@ from discord.ext import commands
 
 from bot import messages, render, streaming, views
 from bot.app import Citebot
+from bot.audience import interaction_access
 from bot.permissions import namespace_for, namespace_tag
 from bot.replies import defer, refuse_early
-from retrieval import InvalidScope, Scope
+from bot.set_options import set_choices
+from retrieval import InvalidScope, Scope, parse_set_names
 
 
 async def answer_interaction(
@@ -22,22 +24,25 @@ async def answer_interaction(
     private: bool,
     since: str | None = None,
     source: str | None = None,
+    set_name: str | None = None,
 ) -> None:
     if await refuse_early(interaction, question):
         return
     try:  # a bad filter is the user's to fix: one private line, before any work
         scope = Scope.parse(since, source)
-    except InvalidScope as exc:
+        narrow = parse_set_names(set_name)
+    except InvalidScope as exc:  # InvalidSet is one too: both are the user's words
         await interaction.response.send_message(render.error_text(str(exc)), ephemeral=True)
         return
     await defer(interaction, ephemeral=private)
     bot = interaction.client
     namespace = namespace_for(interaction.guild_id, bot.config)
+    access = await interaction_access(interaction, private=private, narrow=narrow)
     if await streaming.enabled(bot, namespace):  # LLM mode: the answer streams in, then its verified form
-        await streaming.answer_interaction(interaction, question, private=private, scope=scope)
+        await streaming.answer_interaction(interaction, question, private=private, scope=scope, access=access)
         return
     started = time.perf_counter()
-    answer = await bot.call(bot.service.ask, question, namespace, log=True, scope=scope)
+    answer = await bot.call(bot.service.ask, question, namespace, log=True, scope=scope, access=access)
     seconds = time.perf_counter() - started
     message = await interaction.edit_original_response(
         embed=render.answer_embed(answer, seconds=seconds),
@@ -63,7 +68,9 @@ class Ask(commands.Cog):
         private=messages.ASK_PRIVATE,
         since=messages.ASK_SINCE,
         source=messages.ASK_SOURCE,
+        set=messages.ASK_SET,
     )
+    @app_commands.autocomplete(set=set_choices)
     async def ask(
         self,
         interaction: discord.Interaction[Citebot],
@@ -71,8 +78,9 @@ class Ask(commands.Cog):
         private: bool = False,
         since: app_commands.Range[str, 1, 40] | None = None,
         source: app_commands.Range[str, 1, 300] | None = None,
+        set: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
-        await answer_interaction(interaction, question, private=private, since=since, source=source)
+        await answer_interaction(interaction, question, private=private, since=since, source=source, set_name=set)
 
     async def ask_about_message(self, interaction: discord.Interaction[Citebot], message: discord.Message) -> None:
         await answer_interaction(interaction, message.content, private=False)

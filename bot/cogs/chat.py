@@ -20,6 +20,7 @@ from discord.ext import commands
 
 from bot import messages, render, streaming, views
 from bot.app import Citebot
+from bot.audience import message_access
 from bot.permissions import namespace_for, namespace_tag
 from bot.replies import report_message
 from retrieval import InvalidQuestion, check_length, reads_as_question
@@ -130,11 +131,12 @@ class Chat(commands.Cog):
         guild_id = message.guild.id if message.guild else None
         history = await self.history(message) if isinstance(message.channel, discord.Thread) else []
         namespace = namespace_for(guild_id, bot.config)
+        access = await message_access(bot, message)  # a reply the channel reads: unrestricted sets only
         if await streaming.enabled(bot, namespace):  # LLM mode: a reply that streams, then the verified answer
-            reply = await streaming.reply_to_message(message, bot, question, history)
+            reply = await streaming.reply_to_message(message, bot, question, history, access)
         else:
             started = time.perf_counter()
-            answer = await bot.call(bot.service.ask, question, namespace, history, log=True)
+            answer = await bot.call(bot.service.ask, question, namespace, history, log=True, access=access)
             seconds = time.perf_counter() - started
             reply = await message.reply(
                 embed=render.answer_embed(answer, seconds=seconds),
@@ -150,7 +152,8 @@ class Chat(commands.Cog):
         guild_id = message.guild.id if message.guild else None
         namespace = namespace_for(guild_id, bot.config)
         started = time.perf_counter()
-        answer = await bot.call(bot.service.ask, question, namespace, log=True)
+        access = await message_access(bot, message)
+        answer = await bot.call(bot.service.ask, question, namespace, log=True, access=access)
         if answer.abstained or not answer.citations:
             log.info("auto-answer abstained on message %s (logged, not posted)", message.id)
             return

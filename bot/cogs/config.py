@@ -16,10 +16,12 @@ from discord.ext import commands
 
 from bot import messages, render
 from bot.app import Citebot
+from bot.audience import channel_sets, role_names, set_channel_sets
 from bot.guild_settings import MAX_AUTOANSWER_CHANNELS, AutoAnswer, Escalation
 from bot.permissions import can_manage, namespace_for
 from bot.replies import defer, refuse_non_manager
-from retrieval import CitebotError
+from bot.set_options import set_choices
+from retrieval import CitebotError, DocumentSet, InvalidScope, parse_set_name, parse_set_names
 
 ModeChoice = Literal["extractive", "llm", "default"]
 
@@ -145,6 +147,85 @@ class Config(commands.Cog):
         )
         text = messages.IGNORE_NOW.format(role=ignored.mention) if ignored else messages.IGNORE_NONE
         await interaction.edit_original_response(content=text)
+
+    # -- document sets: a channel's sets, a set's roles ---------------------------------
+    @config.command(name="channel-sets", description=messages.CONFIG_CHANNEL_SETS_DESCRIPTION)
+    @app_commands.describe(
+        channel=messages.CONFIG_CHANNEL_SETS_CHANNEL,
+        sets=messages.CONFIG_CHANNEL_SETS_SETS,
+        clear=messages.CONFIG_CHANNEL_SETS_CLEAR,
+    )
+    @app_commands.autocomplete(sets=set_choices)
+    async def channel_sets(
+        self,
+        interaction: discord.Interaction[Citebot],
+        channel: discord.TextChannel | discord.ForumChannel,
+        sets: app_commands.Range[str, 1, 400] | None = None,
+        clear: bool = False,
+    ) -> None:
+        if await refuse_non_manager(interaction):
+            return
+        try:
+            names = parse_set_names(sets)
+        except InvalidScope as exc:
+            await interaction.response.send_message(render.error_text(str(exc)), ephemeral=True)
+            return
+        await defer(interaction, ephemeral=True)
+        bot = self.bot
+        namespace = namespace_for(interaction.guild_id, bot.config)
+        if clear or names:
+            await bot.call(set_channel_sets, bot, namespace, channel.id, () if clear else names)
+        bound = await bot.call(channel_sets, bot, namespace, channel.id)
+        text = (
+            messages.CHANNEL_SETS_NOW.format(channel=channel.mention, sets=", ".join(f"**{n}**" for n in sorted(bound)))
+            if bound
+            else messages.CHANNEL_SETS_NONE.format(channel=channel.mention)
+        )
+        await interaction.edit_original_response(content=render.content(text))
+
+    @config.command(name="set-roles", description=messages.CONFIG_SET_ROLES_DESCRIPTION)
+    @app_commands.describe(
+        set=messages.CONFIG_SET_ROLES_SET,
+        role=messages.CONFIG_SET_ROLES_ROLE,
+        role2=messages.CONFIG_SET_ROLES_ROLE2,
+        role3=messages.CONFIG_SET_ROLES_ROLE3,
+        clear=messages.CONFIG_SET_ROLES_CLEAR,
+    )
+    @app_commands.autocomplete(set=set_choices)
+    async def set_roles(
+        self,
+        interaction: discord.Interaction[Citebot],
+        set: app_commands.Range[str, 1, 100],
+        role: discord.Role | None = None,
+        role2: discord.Role | None = None,
+        role3: discord.Role | None = None,
+        clear: bool = False,
+    ) -> None:
+        if await refuse_non_manager(interaction):
+            return
+        try:
+            name = parse_set_name(set)
+        except InvalidScope as exc:
+            await interaction.response.send_message(render.error_text(str(exc)), ephemeral=True)
+            return
+        await defer(interaction, ephemeral=True)
+        bot, service = self.bot, self.bot.service
+        namespace = namespace_for(interaction.guild_id, bot.config)
+        roles = [r.id for r in (role, role2, role3) if r is not None]
+        if clear or roles:
+            info = await bot.call(service.restrict_set, namespace, name, [] if clear else roles)
+        else:
+            info = next(
+                (s for s in await bot.call(service.sets, namespace) if s.name == name), DocumentSet(name, 0, ())
+            )
+        assert interaction.guild is not None
+        await interaction.edit_original_response(content=set_roles_text(interaction.guild, info))
+
+
+def set_roles_text(guild: discord.Guild, info: DocumentSet) -> str:
+    if not info.roles:
+        return messages.SET_ROLES_OPEN.format(name=info.name, documents=info.documents)
+    return messages.SET_ROLES_NOW.format(name=info.name, documents=info.documents, roles=role_names(guild, info.roles))
 
 
 def escalation_text(guild: discord.Guild, current: Escalation | None) -> str:

@@ -22,6 +22,7 @@ from bot import messages, render
 from bot.app import Citebot
 from bot.permissions import can_manage, namespace_for
 from bot.replies import defer, refuse_non_manager
+from bot.set_options import set_choices
 from retrieval import CitebotError, Feed, FeedPollReport
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class Feeds(commands.Cog):
     # -- commands ---------------------------------------------------------------------------
     @feed.command(name="add", description=messages.FEED_ADD_DESCRIPTION)
     @app_commands.describe(url=messages.FEED_ADD_URL, set=messages.FEED_ADD_SET, announce=messages.FEED_ADD_ANNOUNCE)
+    @app_commands.autocomplete(set=set_choices)
     async def add(
         self,
         interaction: discord.Interaction[Citebot],

@@ -23,7 +23,8 @@ from bot import messages, render
 from bot.app import Citebot
 from bot.permissions import can_manage, namespace_for
 from bot.replies import defer, refuse_non_manager
-from retrieval import SUPPORTED_SUFFIXES, IngestReport
+from bot.set_options import set_choices
+from retrieval import SUPPORTED_SUFFIXES, IngestReport, InvalidScope, parse_set_names
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ class Manage(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="ingest", description=messages.INGEST_DESCRIPTION)
-    @app_commands.describe(file=messages.INGEST_FILE, url=messages.INGEST_URL)
+    @app_commands.describe(file=messages.INGEST_FILE, url=messages.INGEST_URL, set=messages.INGEST_SET)
+    @app_commands.autocomplete(set=set_choices)
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
     async def ingest(
@@ -41,11 +43,17 @@ class Manage(commands.Cog):
         interaction: discord.Interaction[Citebot],
         file: discord.Attachment | None = None,
         url: app_commands.Range[str, 1, 2000] | None = None,
+        set: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
         if await refuse_non_manager(interaction):
             return
         if (file is None) == (url is None):
             await interaction.response.send_message(messages.INGEST_NEEDS_ONE, ephemeral=True)
+            return
+        try:
+            sets = parse_set_names(set)
+        except InvalidScope as exc:
+            await interaction.response.send_message(render.error_text(str(exc)), ephemeral=True)
             return
         config = self.bot.config
         if file is not None:
@@ -85,11 +93,12 @@ class Manage(commands.Cog):
                 source=f"attachment:{name}",
                 content_type=file.content_type,
                 quota=bot.quota,
+                sets=sets,
             )
         else:
             assert url is not None
             name = url.strip()
-            future = bot.executor.submit(bot.service.ingest, [name], namespace, quota=bot.quota)
+            future = bot.executor.submit(bot.service.ingest, [name], namespace, quota=bot.quota, sets=sets)
         report = await self.with_progress(interaction, future, name)
         await interaction.edit_original_response(content=None, embed=render.ingest_embed(report))
 

@@ -1038,6 +1038,8 @@ class DiscordEmulator:
         g = self.guilds[guild_id]
         role = self._role_payload(guild_id, name, permissions, position=len(g["roles"]), managed=managed)
         g["roles"].append(role)
+        if self._identified_sessions():  # as Discord does: connected clients learn of the new role
+            self._dispatch_soon("GUILD_ROLE_CREATE", {"guild_id": str(guild_id), "role": copy.deepcopy(role)})
         return role
 
     def add_channel(self, guild_id: int, name: str, *, type: int = GUILD_TEXT, _dispatch: bool = True) -> JSON:

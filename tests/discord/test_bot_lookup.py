@@ -68,7 +68,7 @@ async def test_help_lists_the_commands(harness: Harness):
     handle, message = await harness.run("help")
     assert handle.response_type == 4 and handle.ephemeral
     text = "\n".join(f["value"] for f in message["embeds"][0]["fields"])
-    for name in ("ask", "search", "cite", "sources", "ingest", "forget", "config", "help", "feed", "stats"):
+    for name in ("ask", "search", "cite", "sources", "ingest", "forget", "config", "help", "feed", "stats", "sets"):
         assert f"`/{name}`" in text
     assert "Ask Citebot about this" in text and "Find source" in text
 
@@ -86,6 +86,7 @@ async def test_commands_are_registered_within_discord_rules(harness: Harness):
         (1, "help"),
         (1, "feed"),
         (1, "stats"),
+        (1, "sets"),
         (3, "Ask Citebot about this"),
         (3, "Find source"),
     }
