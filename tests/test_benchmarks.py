@@ -66,3 +66,20 @@ def test_news_check_reports_answer_metrics():
     assert result["citation_validity"] == 1.0
     assert result["answerable"] == sum(1 for q in result["questions"] if q["gold"])
     assert 0 <= result["hit_at_1"] <= 1 and 0 <= result["abstain_unanswerable"] <= 1
+
+
+def test_sets_benchmark_prints_each_filter_beside_its_baseline(tmp_path: Path):
+    dataset = write_squad(tmp_path / "tiny-squad.json")
+    out = tmp_path / "sets.json"
+    run(
+        ["benchmarks/sets.py", "--dataset", str(dataset), "--chunks", "60", "--sets", "3"]
+        + ["--questions", "4", "--keep", str(tmp_path / "work"), "--json", str(out)]
+    )
+    report = json.loads(out.read_text())
+    assert report["built"]["chunks"] > 0
+    rows = report["rows"]
+    assert rows["ask, no filter"]["x_baseline"] == 1.0
+    assert rows["chroma query, one collection, no filter"]["x_baseline"] == 1.0
+    assert all(row["p50_ms"] > 0 for row in rows.values())
+    # one set of three: some chunks allowed, not all
+    assert 0 < report["allowed chunks, one set"] < report["built"]["chunks"]
