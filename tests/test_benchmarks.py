@@ -71,10 +71,8 @@ def test_news_check_reports_answer_metrics():
 def test_sets_benchmark_prints_each_filter_beside_its_baseline(tmp_path: Path):
     dataset = write_squad(tmp_path / "tiny-squad.json")
     out = tmp_path / "sets.json"
-    run(
-        ["benchmarks/sets.py", "--dataset", str(dataset), "--chunks", "60", "--sets", "3"]
-        + ["--questions", "4", "--keep", str(tmp_path / "work"), "--json", str(out)]
-    )
+    args = ["benchmarks/sets.py", "--dataset", str(dataset), "--chunks", "60", "--sets", "3", "--questions", "4"]
+    run([*args, "--keep", str(tmp_path / "work"), "--json", str(out)])
     report = json.loads(out.read_text())
     assert report["built"]["chunks"] > 0
     rows = report["rows"]
