@@ -77,16 +77,17 @@ def chroma_where(data_dir: Path, where_dir: Path, vectors_of: Any) -> Any:
     source = chromadb.PersistentClient(
         path=str(data_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
     )
-    got = source.get_collection(collection_name(NS)).get(include=["embeddings", "metadatas"])
+    chunks = source.get_collection(collection_name(NS))
     client = chromadb.PersistentClient(path=str(where_dir), settings=ChromaSettings(anonymized_telemetry=False))
     coll = client.get_or_create_collection("shared", metadata={"hnsw:space": "cosine"})
-    if coll.count() != len(got["ids"]):
-        batch = 4000
-        for i in range(0, len(got["ids"]), batch):
-            coll.add(
-                ids=got["ids"][i : i + batch],
-                embeddings=got["embeddings"][i : i + batch],
-                metadatas=[{"set": vectors_of[m["doc_id"]]} for m in got["metadatas"][i : i + batch]],
+    if coll.count() != chunks.count():
+        page = 4000  # one get of 100k rows passes SQLite's limit on bound variables
+        for offset in range(0, chunks.count(), page):
+            got = chunks.get(include=["embeddings", "metadatas"], limit=page, offset=offset)
+            coll.upsert(
+                ids=got["ids"],
+                embeddings=got["embeddings"],
+                metadatas=[{"set": vectors_of[m["doc_id"]]} for m in got["metadatas"]],
             )
     return coll
 

@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     chroma_mode: Literal["embedded", "server"]
     chroma_host: str
     chroma_port: int
+    # Server mode: TLS (and a CA bundle to verify with), Chroma's tenant and database, a bound
+    # on each request; a token, if the server (or its proxy) wants one, only from CITEBOT_CHROMA_TOKEN.
+    chroma_ssl: bool
+    chroma_ca_file: str
+    chroma_tenant: str = Field(min_length=1)
+    chroma_database: str = Field(min_length=1)
+    chroma_timeout_seconds: float = Field(gt=0)
     default_namespace: str
     write_wait_seconds: float = Field(gt=0)  # how long a writer waits for another process's write
     index_cache_mb: int = Field(ge=0)  # namespaces' search indexes kept in memory (LRU); 0 = unbounded

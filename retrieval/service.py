@@ -65,7 +65,7 @@ from retrieval.reranking import Reranker, load_reranker
 from retrieval.scoping import Scope, parse_published, published_day
 from retrieval.search import NamespaceIndex, Retrieved, Searcher
 from retrieval.stats import DAY_SECONDS, MAX_DAYS, Stats, entry_for, read_stats
-from retrieval.vectorstore import ChromaStore, VectorStore
+from retrieval.vectorstore import ChromaStore, VectorStore, chroma_server
 
 log = logging.getLogger(__name__)
 SAMPLE_NAME = "iran-rebuffs-russian-demand-to-withdraw-from-syria.txt"
@@ -157,7 +157,7 @@ class CitebotService:
         catalog, lock = open_catalog(settings)
         if store is None:
             if settings.chroma_mode == "server":
-                store = ChromaStore.server(settings.chroma_host, settings.chroma_port)
+                store = ChromaStore.server(chroma_server(settings))
             else:
                 store = ChromaStore.embedded(data_dir / "chroma")
         config = RetrievalConfig.from_settings(settings)

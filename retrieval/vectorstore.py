@@ -21,15 +21,18 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from config import Settings
 from retrieval.errors import StoreError, StoreWriteError
 
 STAMP_NAME = "citebot-writes"
+TOKEN_ENV = "CITEBOT_CHROMA_TOKEN"
 
 
 class VectorStore(Protocol):
@@ -55,6 +58,38 @@ def collection_name(namespace: str) -> str:
     return f"citebot-{slug}-{digest}" if slug else f"citebot-{digest}"
 
 
+@dataclass(frozen=True)
+class ChromaServer:
+    """Where and how to reach a Chroma server (``chroma_mode = "server"``)."""
+
+    host: str
+    port: int
+    ssl: bool = False
+    ca_file: str = ""  # a CA bundle to verify the server's certificate; "" = the system's
+    tenant: str = "default_tenant"
+    database: str = "default_database"
+    timeout_seconds: float = 5.0
+    token: str = field(default="", repr=False)  # sent as a bearer token (e.g. to a TLS proxy that checks it)
+
+    @property
+    def where(self) -> str:
+        return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port}"
+
+
+def chroma_server(settings: Settings) -> ChromaServer:
+    """The server the settings name; its token only from the environment."""
+    return ChromaServer(
+        host=settings.chroma_host,
+        port=settings.chroma_port,
+        ssl=settings.chroma_ssl,
+        ca_file=settings.chroma_ca_file,
+        tenant=settings.chroma_tenant,
+        database=settings.chroma_database,
+        timeout_seconds=settings.chroma_timeout_seconds,
+        token=os.environ.get(TOKEN_ENV, ""),
+    )
+
+
 class ChromaStore:
     def __init__(
         self,
@@ -67,6 +102,7 @@ class ChromaStore:
         self._client = client
         self._unavailable = unavailable  # why every vector operation fails (read-only media)
         self._path: Path | None = None  # embedded: where the files are (to tell a full disk)
+        self._server = ""  # server mode: host:port, for messages
         self._collections: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._reopen = reopen  # embedded only: a fresh client for the path (see the module docstring)
@@ -92,16 +128,38 @@ class ChromaStore:
         return store
 
     @classmethod
-    def server(cls, host: str, port: int) -> ChromaStore:
+    def server(cls, server: ChromaServer) -> ChromaStore:
         import chromadb
+        import httpx
         from chromadb.config import Settings as ChromaSettings
 
+        headers = {"Authorization": f"Bearer {server.token}"} if server.token else {}
+        verify: str | bool = server.ca_file or True
+        settings = ChromaSettings(anonymized_telemetry=False)
+        if server.ca_file:
+            settings.chroma_server_ssl_verify = server.ca_file
         try:
-            client = chromadb.HttpClient(host=host, port=port, settings=ChromaSettings(anonymized_telemetry=False))
-            client.heartbeat()
+            # Chroma's HTTP session has no timeout (a frozen server hangs every caller) and no
+            # setting for one, and its constructor already makes requests: a bounded heartbeat
+            # first, then the bound set on the client's session for every later request.
+            httpx.get(
+                f"{server.where}/api/v2/heartbeat", headers=headers, verify=verify, timeout=server.timeout_seconds
+            ).raise_for_status()
+            client = chromadb.HttpClient(
+                host=server.host,
+                port=server.port,
+                ssl=server.ssl,
+                headers=headers or None,
+                settings=settings,
+                tenant=server.tenant,
+                database=server.database,
+            )
+            client._server._session.timeout = httpx.Timeout(server.timeout_seconds)  # type: ignore[attr-defined]
         except Exception as exc:
-            raise StoreError(f"cannot reach the Chroma server at {host}:{port}: {exc}") from exc
-        return cls(client)
+            raise StoreError(f"cannot reach the Chroma server at {server.where}: {_reason(exc)}") from exc
+        store = cls(client)
+        store._server = server.where
+        return store
 
     # -- cross-process freshness ------------------------------------------------------
     def _read_stamp(self) -> str:
@@ -183,6 +241,8 @@ class ChromaStore:
                 st = os.statvfs(self._path)
                 if st.f_bavail * st.f_frsize < 1 << 20:
                     return "the disk is full"
+        if self._server:
+            return f"the Chroma server at {self._server} did not answer: {_reason(exc)}"
         return _reason(exc)
 
     def delete(self, namespace: str, ids: Sequence[str]) -> None:
@@ -201,33 +261,49 @@ class ChromaStore:
         with contextlib.suppress(OSError):  # a full or read-only disk: the write itself says so
             self._wrote()
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A server that is down or too slow is a one-line StoreError, as a write's failure is."""
+        if not self._server:
+            yield
+            return
+        try:
+            yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"the Chroma server at {self._server} did not answer: {_reason(exc)}") from exc
+
     def query(self, namespace: str, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
-        collection = self._collection(namespace)
-        result = collection.query(query_embeddings=[vector], n_results=k, include=["distances"])
+        with self._reading():
+            collection = self._collection(namespace)
+            result = collection.query(query_embeddings=[vector], n_results=k, include=["distances"])
         ids = result["ids"][0]
         distances = result["distances"][0] if result.get("distances") else [1.0] * len(ids)
         # cosine distance -> similarity
         return [(i, 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
 
     def count(self, namespace: str) -> int:
-        return int(self._collection(namespace).count())
+        with self._reading():
+            return int(self._collection(namespace).count())
 
     def all_ids(self, namespace: str) -> list[str]:
-        collection = self._collection(namespace)
         ids: list[str] = []
         offset, page = 0, 5000
-        while True:
-            got = collection.get(include=[], limit=page, offset=offset)["ids"]
-            ids.extend(got)
-            if len(got) < page:
-                return ids
-            offset += page
+        with self._reading():
+            collection = self._collection(namespace)
+            while True:
+                got = collection.get(include=[], limit=page, offset=offset)["ids"]
+                ids.extend(got)
+                if len(got) < page:
+                    return ids
+                offset += page
 
     def namespaces(self) -> list[str]:
         """The namespaces that have a collection here (e.g. to find orphans of a lost catalog)."""
         if self._unavailable:
             raise StoreError(self._unavailable)
-        with self._lock:
+        with self._lock, self._reading():
             self._refresh_if_stale()
             collections = self._client.list_collections()
         out = []

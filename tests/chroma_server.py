@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.http_server import free_port
+from tests.http_server import free_port, send
 
 
 @contextlib.contextmanager
-def chroma_server(path: Path) -> Iterator[int]:
-    """Serve a Chroma store at ``path``; yields the port once the heartbeat answers."""
+def chroma_server(path: Path, port: int | None = None) -> Iterator[int]:
+    """Serve a Chroma store at ``path`` (on ``port``, or a free one); yields the port once
+    the heartbeat answers."""
     chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen(
         [chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -41,3 +46,48 @@ def chroma_server(path: Path) -> Iterator[int]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def checking_proxy(upstream: int, token: str, tls: ssl.SSLContext) -> Iterator[tuple[int, list[str]]]:
+    """A TLS proxy in front of a Chroma server that wants ``Authorization: Bearer <token>``,
+    as one deploys Chroma behind nginx/Caddy: yields (port, the auth header of each request)."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _forward(self) -> None:
+            auth = self.headers.get("Authorization", "")
+            seen.append(auth)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if auth != f"Bearer {token}":
+                send(self, 401, b'{"error": "unauthorized"}', "application/json")
+                return
+            headers = {"Content-Type": self.headers.get("Content-Type", "application/json")}
+            got = httpx.request(
+                self.command, f"http://127.0.0.1:{upstream}{self.path}", content=body, headers=headers, timeout=30
+            )
+            send(self, got.status_code, got.content, got.headers.get("content-type", "application/json"))
+
+        do_GET = do_POST = do_PUT = do_DELETE = _forward
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1], seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def frozen_port() -> Iterator[int]:
+    """A port that accepts connections and never answers (a hung server)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
