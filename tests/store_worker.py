@@ -4,7 +4,8 @@ Real processes, the real service, Chroma and catalog, with the hashing embedder 
 Every line on stdout is one JSON object; the test, not this script, judges the facts.
 
 ``python -m tests.store_worker ingest --data-dir D --namespace NS PATH...``
-    ingests PATHs in one batch and prints ``{"event": "report", ...}``. With
+    ingests PATHs in one batch and prints ``{"event": "report", ...}`` (``--each``: one
+    ingest and one report per PATH, in order). With
     ``--signal FILE`` it creates FILE after its first vector upsert (vectors written, the
     document not yet committed), and with ``--hold FILE`` it then waits (at most
     ``--hold-seconds``) for FILE to exist before going on: the test opens the data dir from
@@ -83,6 +84,10 @@ def ingest(args: argparse.Namespace) -> int:
                     emit("held", released=wait_for(args.hold, args.hold_seconds))
 
         svc.store.upsert = upsert_then_hold  # type: ignore[method-assign]
+    if args.each:  # one report per path, as each lands (what a killed writer had reported)
+        for path in args.paths:
+            emit("report", **svc.ingest([path], args.namespace).to_dict())
+        return 0
     report = svc.ingest(args.paths, args.namespace)
     emit("report", **report.to_dict())
     return 0
@@ -113,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--signal", type=Path)
     p.add_argument("--hold", type=Path)
     p.add_argument("--hold-seconds", type=float, default=60.0)
+    p.add_argument("--each", action="store_true", help="ingest and report the paths one at a time")
     p.add_argument("paths", nargs="+")
     p.set_defaults(run=ingest)
     s = sub.add_parser("serve")
