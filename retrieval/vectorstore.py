@@ -102,7 +102,7 @@ class ChromaStore:
         self._client = client
         self._unavailable = unavailable  # why every vector operation fails (read-only media)
         self._path: Path | None = None  # embedded: where the files are (to tell a full disk)
-        self._server = ""  # server mode: host:port, for messages
+        self._server = ""  # server mode: its URL, for messages
         self._collections: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._reopen = reopen  # embedded only: a fresh client for the path (see the module docstring)
@@ -242,8 +242,11 @@ class ChromaStore:
                 if st.f_bavail * st.f_frsize < 1 << 20:
                     return "the disk is full"
         if self._server:
-            return f"the Chroma server at {self._server} did not answer: {_reason(exc)}"
+            return self._no_answer(exc)
         return _reason(exc)
+
+    def _no_answer(self, exc: BaseException) -> str:
+        return f"the Chroma server at {self._server} did not answer: {_reason(exc)}"
 
     def delete(self, namespace: str, ids: Sequence[str]) -> None:
         if not ids:
@@ -272,7 +275,7 @@ class ChromaStore:
         except StoreError:
             raise
         except Exception as exc:
-            raise StoreError(f"the Chroma server at {self._server} did not answer: {_reason(exc)}") from exc
+            raise StoreError(self._no_answer(exc)) from exc
 
     def query(self, namespace: str, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
         with self._reading():
