@@ -16,6 +16,7 @@ the data dir's writer lock (``locking.py``), so tokens are written one writer at
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import re
@@ -32,6 +33,7 @@ from config import Settings
 from retrieval.errors import StoreError, StoreWriteError
 
 STAMP_NAME = "citebot-writes"
+OPEN_LOCK_NAME = "citebot-open.lock"
 TOKEN_ENV = "CITEBOT_CHROMA_TOKEN"
 
 
@@ -321,7 +323,24 @@ def _persistent_client(path: Path) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+    with _opening(path):
+        return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+
+
+@contextlib.contextmanager
+def _opening(path: Path) -> Iterator[None]:
+    """One process at a time opens Chroma at ``path``: opening a new directory creates its
+    schema, and two processes doing that at once fail ("table collections already exists")."""
+    try:
+        fd = os.open(path / OPEN_LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:  # read-only media: nobody can be creating the schema there
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # held for the open only; the kernel drops it if we die
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
 
 
 def _reopener(path: Path) -> Callable[[], Any]:

@@ -267,3 +267,35 @@ def test_staggered_openers_during_real_ingests(tmp_path: Path, trials: int):
         print(f"trial {trial}: catalog {info.chunks} chunks, Chroma {count} vectors")
     print(f"\n{lost} of {trials} trials lost vectors")
     assert lost == 0
+
+
+OPEN_STORE = (
+    "import sys, time\n"
+    "from pathlib import Path\n"
+    "import chromadb, chromadb.api.rust  # imported before the start, so the opens line up\n"
+    "from retrieval.vectorstore import ChromaStore\n"
+    "start = float(sys.argv[2])\n"
+    "time.sleep(max(0.0, start - time.time()))\n"
+    "ChromaStore.embedded(Path(sys.argv[1])).count('news')\n"
+)
+
+
+@pytest.mark.slow
+def test_processes_opening_a_new_store_at_once_all_open_it(tmp_path: Path):
+    # The first open of a directory creates Chroma's schema; unserialized, a second
+    # process doing the same at that moment failed with "table collections already exists".
+    for trial in range(10):
+        path = tmp_path / f"chroma{trial}"
+        start = time.time() + 3.0  # after every interpreter has imported chromadb
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_STORE, str(path), str(start)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
