@@ -20,15 +20,19 @@ from retrieval.embedding import Embedder, load_embedder
 from retrieval.service import CitebotService
 from tests.doubles import FAKE_TOKEN, HashingEmbedder
 
+pytest_plugins = ["tests.store_configs"]  # the embedded and server store configurations
+
 # Never let a test reach a model hub.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path):
+def make_settings(tmp_path: Path, store_config: dict):
+    """Settings on this test's data dir, in its store configuration (tests/store_configs.py)."""
+
     def make(**overrides) -> Settings:
         overrides.setdefault("data_dir", tmp_path / "data")
-        return load_settings(**overrides)
+        return load_settings(**{**store_config, **overrides})
 
     return make
 

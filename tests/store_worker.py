@@ -4,6 +4,7 @@ Real processes, the real service, Chroma and catalog, with the hashing embedder 
 Every line on stdout is one JSON object; the test, not this script, judges the facts.
 
 ``python -m tests.store_worker ingest --data-dir D --namespace NS PATH...``
+    prints ``{"event": "opened"}`` once its stores are open, then
     ingests PATHs in one batch and prints ``{"event": "report", ...}`` (``--each``: one
     ingest and one report per PATH, in order). With
     ``--signal FILE`` it creates FILE after its first vector upsert (vectors written, the
@@ -69,6 +70,7 @@ def wait_for(path: Path, seconds: float) -> bool:
 
 def ingest(args: argparse.Namespace) -> int:
     svc = service(args.data_dir)
+    emit("opened")
     if args.signal or args.hold:
         upsert = svc.store.upsert
         held = []

@@ -8,6 +8,8 @@ from retrieval.citations import Folded, citation_id, context_window, find_in_tex
 from retrieval.loaders import content_id
 from retrieval.models import Document
 
+pytestmark = pytest.mark.stores  # embedded and server (tests/store_configs.py)
+
 WORD = st.sampled_from(
     "Iran Russia Syria troops withdraw Pompeo demanded said the of minister \u201cnever\u201d Mr. U.S. 2018 "
     "caf\u00e9 @everyone **bold** `code` war peace".split()

@@ -36,6 +36,8 @@ from retrieval.service import CitebotService
 from tests.crash_worker import article, probes
 from tests.doubles import HashingEmbedder
 
+pytestmark = pytest.mark.stores  # embedded and server (tests/store_configs.py)
+
 NS = "busy-guild"
 DURATION = float(os.environ.get("CITEBOT_CONCURRENCY_SECONDS", "6"))
 READERS = 6

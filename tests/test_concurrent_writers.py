@@ -1,9 +1,11 @@
-"""Two writer processes on one embedded data dir, one SIGKILLed at a random moment.
+"""Two writer processes on one store, one SIGKILLed at a random moment, in both configurations.
 
-Real processes (``tests/store_worker.py``), real Chroma and SQLite catalog with its data-dir
-writer lock, the hashing embedder. Each run: two writers ingest their own articles one at a
-time (reporting each as it lands), one is killed after a random delay, the other finishes;
-then a fresh process opens the data dir (which runs ``recover()``). After every run:
+Real processes (``tests/store_worker.py``), the hashing embedder, and real stores: embedded
+(Chroma's PersistentClient and the SQLite catalog with its data-dir writer lock) and server
+(``chroma run`` and PostgreSQL with its advisory lock; a fresh database on each per run).
+Each run: two writers ingest their own articles one at a time (reporting each as it lands),
+one is killed a random moment after its stores are open, the other finishes; then a fresh
+process opens the store (which runs ``recover()``). After every run:
 
 * the journal is empty and the catalog's chunks are exactly Chroma's vectors;
 * every article a writer reported as added is visible, with all its chunks;
@@ -12,13 +14,16 @@ then a fresh process opens the data dir (which runs ``recover()``). After every 
 
 from __future__ import annotations
 
+import contextlib
 import random
 import signal
-import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.store_configs import CONFIGS
 from tests.store_worker import big_text
 from tests.test_store_processes import TIMEOUT, assert_consistent, open_service, worker
 
@@ -38,45 +43,55 @@ def reported_added(out: str) -> set[str]:
 
 
 @pytest.mark.slow
-def test_sigkill_of_one_of_two_writers_loses_nothing_reported(tmp_path: Path):
+@pytest.mark.parametrize("config", CONFIGS)
+def test_sigkill_of_one_of_two_writers_loses_nothing_reported(tmp_path: Path, config: str, request):
+    servers = request.getfixturevalue("store_servers") if config == "server" else None
     rng = random.Random(20261203)
     kills_mid_write = 0
     for run in range(RUNS):
-        here = tmp_path / f"run{run}"
-        here.mkdir()
-        data = here / "data"
-        paths = {}
-        for w in ("a", "b"):
-            paths[w] = []
-            for i in range(ARTICLES):
-                path = here / f"{w}{i}.txt"
-                path.write_text(big_text(rng.randint(40, 160), seed=run * 100 + (w == "b") * 10 + i))
-                paths[w].append(path)
-        writers = {w: worker("ingest", "--each", "--data-dir", data, *paths[w]) for w in ("a", "b")}
-        victim, survivor = rng.sample(("a", "b"), 2)
-        try:
-            # Startup (imports, opening the stores) takes ~1-2 s; the ingests a few more.
-            try:
-                writers[victim].wait(timeout=rng.uniform(1.0, 6.0))
-            except subprocess.TimeoutExpired:
-                writers[victim].send_signal(signal.SIGKILL)
-                kills_mid_write += 1
-            victim_out, _ = writers[victim].communicate(timeout=TIMEOUT)
-            survivor_out, survivor_err = writers[survivor].communicate(timeout=TIMEOUT)
-        finally:
-            for proc in writers.values():
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-        assert writers[survivor].returncode == 0, survivor_err
-        assert reported_added(survivor_out) == {str(p) for p in paths[survivor]}
-
-        svc = open_service(data)  # a fresh process's view: open runs recover()
-        assert_consistent(svc)
-        visible = {d.source: d for d in svc.sources()}
-        assert len(visible) == len(svc.sources()), "a source with two visible versions"
-        for source in reported_added(victim_out) | reported_added(survivor_out):
-            assert source in visible, f"run {run}: {source} was reported added and is gone"
-            assert svc.catalog.text("default", visible[source].id) == Path(source).read_text().strip()
+        with contextlib.ExitStack() as stack:
+            stores = stack.enter_context(servers.databases()) if servers else {}
+            kills_mid_write += one_run(tmp_path / f"run{run}", run, rng, stores)
     # Most runs must kill a writer while it works, or the test proves little.
     assert kills_mid_write >= RUNS * 2 // 3, kills_mid_write
+
+
+def one_run(here: Path, run: int, rng: random.Random, stores: dict[str, Any]) -> int:
+    """One run; 1 when the victim was killed while still working."""
+    killed = 0
+    here.mkdir()
+    data = here / "data"
+    paths = {}
+    for w in ("a", "b"):
+        paths[w] = []
+        for i in range(ARTICLES):
+            path = here / f"{w}{i}.txt"
+            path.write_text(big_text(rng.randint(40, 160), seed=run * 100 + (w == "b") * 10 + i))
+            paths[w].append(path)
+    writers = {w: worker("ingest", "--each", "--data-dir", data, *paths[w], settings=stores) for w in ("a", "b")}
+    victim, survivor = rng.sample(("a", "b"), 2)
+    try:
+        # A random moment after the victim's stores are open: its ingests take a few seconds.
+        opened = writers[victim].stdout.readline()
+        time.sleep(rng.uniform(0.0, 3.0))
+        if writers[victim].poll() is None:
+            writers[victim].send_signal(signal.SIGKILL)
+            killed = 1
+        victim_out = opened + writers[victim].communicate(timeout=TIMEOUT)[0]
+        survivor_out, survivor_err = writers[survivor].communicate(timeout=TIMEOUT)
+    finally:
+        for proc in writers.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert writers[survivor].returncode == 0, survivor_err
+    assert reported_added(survivor_out) == {str(p) for p in paths[survivor]}
+
+    svc = open_service(data, **stores)  # a fresh process's view: open runs recover()
+    assert_consistent(svc)
+    visible = {d.source: d for d in svc.sources()}
+    assert len(visible) == len(svc.sources()), "a source with two visible versions"
+    for source in reported_added(victim_out) | reported_added(survivor_out):
+        assert source in visible, f"run {run}: {source} was reported added and is gone"
+        assert svc.catalog.text("default", visible[source].id) == Path(source).read_text().strip()
+    return killed

@@ -19,6 +19,8 @@ from tests.doubles import HashingEmbedder
 from tests.feed_site import FeedDoc, Item, Site, article_html, atom, rss, site
 from tests.http_server import send
 
+pytestmark = pytest.mark.stores  # embedded and server (tests/store_configs.py)
+
 LOCAL = FetchPolicy.shipped(allowlist=("127.0.0.1",), timeout_seconds=5.0)
 PARAGRAPHS = [
     "The harbour council approved a new ferry terminal on Monday after a long public consultation.",

@@ -3,9 +3,13 @@ namespaces are dropped and rebuilt from the catalog on their next question, same
 
 from __future__ import annotations
 
+import pytest
+
 from retrieval.loaders import load_bytes
 from retrieval.service import CitebotService
 from tests.doubles import HashingEmbedder
+
+pytestmark = pytest.mark.stores  # embedded and server (tests/store_configs.py)
 
 
 def story(n: int, paragraphs: int = 200) -> bytes:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from config import load_settings
 from retrieval.catalog import chunk_ids
@@ -43,12 +43,11 @@ _runs = itertools.count()
 STATS: Counter = Counter()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def service(tmp_path_factory):
+@pytest.fixture(scope="module")
+def service(tmp_path_factory, module_store_config):
     global _service
-    _service = CitebotService.from_settings(
-        load_settings(data_dir=tmp_path_factory.mktemp("isolation") / "data"), embedder=HashingEmbedder()
-    )
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("isolation") / "data", **module_store_config)
+    _service = CitebotService.from_settings(settings, embedder=HashingEmbedder())
     yield _service
     _service = None
     print(f"\nisolation: {dict(sorted(STATS.items()))}")
@@ -262,10 +261,11 @@ def make_spec_version(spec: Spec, version: int) -> Spec:
     return Spec(spec.marker, spec.title, spec.source, sentences)
 
 
-Isolation.TestCase.settings = settings(
-    max_examples=60,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-TestIsolation = Isolation.TestCase
+def test_namespaces_never_see_each_others_documents(service):
+    # A plain test running the machine, so it runs once per store configuration.
+    run_state_machine_as_test(
+        Isolation,
+        settings=settings(
+            max_examples=60, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        ),
+    )

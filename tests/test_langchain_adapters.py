@@ -4,6 +4,8 @@ from retrieval.langchain_adapters import CitebotRetriever, LangChainEmbeddings
 from retrieval.service import sample_path
 from tests.doubles import HashingEmbedder
 
+pytestmark = pytest.mark.stores  # embedded and server (tests/store_configs.py)
+
 
 def test_retriever_returns_documents_with_exact_citations(fast_service):
     fast_service.ingest([sample_path()])

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from retrieval.catalog import QuestionEntry
 from tests.postgres_server import postgres_server, postgres_url  # noqa: F401  (fixtures)
 from tests.test_catalog_backends import backend, catalog  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.stores  # embedded and server (tests/store_configs.py)
 
 DAY = 86400.0
 T0 = 20_000 * DAY  # the start of UTC day 20000 (2024-10-04)

@@ -20,8 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import retrieval.postgres_catalog as postgres_catalog_module
 import retrieval.quota as quota_module
-import retrieval.sqlite_catalog as catalog_module
+import retrieval.sqlite_catalog as sqlite_catalog_module
 from config import load_settings
 from retrieval.catalog import chunk_ids
 from retrieval.errors import LimitReached
@@ -29,6 +30,8 @@ from retrieval.loaders import load_bytes
 from retrieval.service import CitebotService, Quota
 from tests.builders import article
 from tests.doubles import Clock, HashingEmbedder
+
+pytestmark = pytest.mark.stores  # embedded and server (tests/store_configs.py)
 
 
 def text(i: int, version: int = 0, filler: int = 0) -> str:
@@ -59,7 +62,8 @@ def consistent(svc: CitebotService, ns: str) -> list:
 def clock(monkeypatch) -> Clock:
     c = Clock()
     monkeypatch.setattr(quota_module, "time", c)
-    monkeypatch.setattr(catalog_module, "time", c)  # the ingest events' timestamps
+    for catalog_module in (sqlite_catalog_module, postgres_catalog_module):  # the ingest events' timestamps
+        monkeypatch.setattr(catalog_module, "time", c)
     return c
 
 

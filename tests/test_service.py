@@ -13,6 +13,8 @@ from retrieval.service import CitebotService, Quota, sample_path
 from tests.builders import article, doc
 from tests.doubles import HashingEmbedder
 
+pytestmark = pytest.mark.stores  # embedded and server (tests/store_configs.py)
+
 POMPEO = "Iran must withdraw all forces under Iranian command throughout the entirety Syria"
 
 
@@ -183,6 +185,7 @@ def test_cite_and_find_quote(fast_service):
 
 
 # -- storage robustness ---------------------------------------------------------------
+@pytest.mark.embedded_only
 def test_corrupt_catalog_is_a_clear_error(make_settings, tmp_path: Path):
     data = tmp_path / "data"
     data.mkdir()
@@ -238,6 +241,7 @@ def test_recover_finishes_a_crashed_replacement(fast_service, settings):
     assert store_state(reopened) == ([(new.id, "story", 1)], chunk_ids(new.id, 1))
 
 
+@pytest.mark.embedded_only
 def test_catalog_is_plain_sqlite(fast_service):
     fast_service.ingest([sample_path()])
     with sqlite3.connect(fast_service.catalog.path) as db:

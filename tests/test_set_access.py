@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from config import load_settings
 from retrieval.access import Access
@@ -41,12 +41,11 @@ _runs = itertools.count()
 STATS: Counter = Counter()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def service(tmp_path_factory):
+@pytest.fixture(scope="module")
+def service(tmp_path_factory, module_store_config):
     global _service
-    _service = CitebotService.from_settings(
-        load_settings(data_dir=tmp_path_factory.mktemp("set-access") / "data"), embedder=HashingEmbedder()
-    )
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("set-access") / "data", **module_store_config)
+    _service = CitebotService.from_settings(settings, embedder=HashingEmbedder())
     yield _service
     _service = None
     print(f"\nset access: {dict(sorted(STATS.items()))}")
@@ -248,10 +247,11 @@ class SetAccess(RuleBasedStateMachine):
             assert self.svc.catalog.set_roles(ns) == space.restricted, ns
 
 
-SetAccess.TestCase.settings = settings(
-    max_examples=60,
-    stateful_step_count=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-TestSetAccess = SetAccess.TestCase
+def test_readers_see_exactly_the_sets_their_roles_open(service):
+    # A plain test running the machine, so it runs once per store configuration.
+    run_state_machine_as_test(
+        SetAccess,
+        settings=settings(
+            max_examples=60, stateful_step_count=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        ),
+    )

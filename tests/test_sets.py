@@ -13,6 +13,8 @@ from retrieval.models import Document
 from retrieval.service import CitebotService
 from tests.doubles import HashingEmbedder
 
+pytestmark = pytest.mark.stores  # embedded and server (tests/store_configs.py)
+
 NS = "sets"
 HR = "The zqhrpolicy says parental leave is sixteen weeks at full pay for every employee."
 OPEN = "The zqcanteen opens at eight and serves soup from noon until two every weekday."

@@ -16,6 +16,8 @@ from retrieval.stats import DAY_SECONDS, MAX_DAYS, normalize, window_start
 from tests.doubles import HashingEmbedder
 from tests.test_cli_process import citebot
 
+pytestmark = pytest.mark.stores  # embedded and server (tests/store_configs.py)
+
 ANSWERED = "What did Russia demand from Iran?"
 GAPS = [
     "What is the recipe for sourdough bread?",

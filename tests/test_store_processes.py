@@ -43,11 +43,12 @@ def env(**extra: str) -> dict[str, str]:
     return out
 
 
-def worker(*args: Any, stderr: Any = subprocess.PIPE) -> subprocess.Popen:
+def worker(*args: Any, stderr: Any = subprocess.PIPE, settings: dict[str, Any] | None = None) -> subprocess.Popen:
+    """A ``tests.store_worker`` process; ``settings``: overrides it reads from its environment."""
     return subprocess.Popen(
         [sys.executable, "-m", "tests.store_worker", *map(str, args)],
         cwd=ROOT,
-        env=env(),
+        env=env(**{f"CITEBOT_{key.upper()}": str(value) for key, value in (settings or {}).items()}),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=stderr,
@@ -74,8 +75,8 @@ def finish(proc: subprocess.Popen) -> dict[str, Any]:
     return next(json.loads(line) for line in out.splitlines() if '"report"' in line)
 
 
-def open_service(data: Path) -> CitebotService:
-    settings = load_settings(data_dir=data, chunk_size=100, chunk_overlap_sentences=0)
+def open_service(data: Path, **overrides: Any) -> CitebotService:
+    settings = load_settings(data_dir=data, chunk_size=100, chunk_overlap_sentences=0, **overrides)
     return CitebotService.from_settings(settings, embedder=HashingEmbedder())
 
 
