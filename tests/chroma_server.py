@@ -24,6 +24,13 @@ from tests.http_server import free_port, send
 def chroma_server(path: Path, port: int | None = None) -> Iterator[int]:
     """Serve a Chroma store at ``path`` (on ``port``, or a free one); yields the port once
     the heartbeat answers."""
+    with chroma_process(path, port) as (_, port):
+        yield port
+
+
+@contextlib.contextmanager
+def chroma_process(path: Path, port: int | None = None) -> Iterator[tuple[subprocess.Popen, int]]:
+    """``chroma_server`` that also yields the process (a test that kills the server)."""
     chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
     port = port or free_port()
     proc = subprocess.Popen(
@@ -42,10 +49,11 @@ def chroma_server(path: Path, port: int | None = None) -> Iterator[int]:
             if time.monotonic() > deadline or proc.poll() is not None:
                 pytest.fail("chroma server did not start")
             time.sleep(0.3)
-        yield port
+        yield proc, port
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=20)
 
 
 @contextlib.contextmanager
