@@ -127,6 +127,9 @@ def _scope(since: str | None, source: str | None) -> Any:
     """The --since/--source filter (None: none); a bad one exits 2 with one line, before any work."""
     from retrieval.scoping import Scope
 
+    for option, value, example in (("--since", since, "--since 7d"), ("--source", source, "--source reuters.com")):
+        if value is not None and not value.strip():  # given, but blank: not "no filter"
+            raise fail(f"{option} needs a value, like {example}", 2)
     try:
         return Scope.parse(_text(since), _text(source))
     except InvalidQuestion as exc:

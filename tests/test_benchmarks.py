@@ -81,3 +81,23 @@ def test_sets_benchmark_prints_each_filter_beside_its_baseline(tmp_path: Path):
     assert all(row["p50_ms"] > 0 for row in rows.values())
     # one set of three: some chunks allowed, not all
     assert 0 < report["allowed chunks, one set"] < report["built"]["chunks"]
+
+
+@pytest.mark.server
+@pytest.mark.postgres
+def test_scale_benchmark_prints_server_rows_beside_embedded(tmp_path: Path):
+    dataset = write_squad(tmp_path / "tiny-squad.json")
+    out = tmp_path / "scale.json"
+    args = ["benchmarks/scale.py", "--dataset", str(dataset), "--sizes", "60", "--questions", "4"]
+    args += ["--namespaces", "3", "--writer-articles", "2", "--writer-sentences", "5", "--json", str(out)]
+    done = run(args)
+    report = json.loads(out.read_text())
+    (size,) = report["sizes"]
+    for config in ("embedded", "server"):
+        assert size["ingest"][config]["chunks"] >= 60
+        assert size["ask"][config]["p50_ms"] > 0 and size["ask"][config]["peak_rss_mb"] > 0
+        assert report["writers"][config]["two writers"] > 0
+    assert report["namespaces"]["built"]["namespaces"] == 3
+    assert set(report["namespaces"]["visit"]) == {"cache bound 64 MB", "cache unbounded"}
+    for row in ("| ingest, ", "| ask p50 (ms), ", "| server | ", "| one of 3 namespaces |", "| cache bound 64 MB |"):
+        assert row in done.stdout, row

@@ -186,6 +186,8 @@ def test_run_without_a_token_is_refused(cli, monkeypatch):
         (("ask", "What did Russia demand?", "--since", "abc"), "since 'abc' is not a time window"),
         (("search", "Russia", "--since", "7x"), "since '7x' is not a time window"),
         (("ask", "What did Russia demand?", "--source", "not a site"), "is not a site"),
+        (("ask", "What did Russia demand?", "--source", ""), "--source needs a value, like --source reuters.com"),
+        (("search", "Russia", "--since", "  "), "--since needs a value, like --since 7d"),
     ],
 )
 def test_bad_scope_exits_2_with_one_line(cli, args, message):
