@@ -211,7 +211,7 @@ class CitebotService:
             return self.embedder.embed_chunks(texts, [()] * len(texts))[0]  # chunk vectors only
 
         reports = [self.indexer.repair(ns, embed) for ns in names]
-        self.mismatches = self.indexer.check()
+        self.mismatches = self.indexer.check(every=True)
         return reports
 
     # -- ingest -----------------------------------------------------------------------

@@ -186,3 +186,26 @@ def test_a_deleted_catalog_is_detected_and_citebot_repair_drops_the_orphans(tmp_
     assert svc.mismatches == [] and svc.store.count("guild-1") == 0
     assert svc.ingest([tmp_path / "docs"], "guild-1").count("added") == 2  # re-ingest restores it
     assert_consistent(svc, "guild-1")
+
+
+def test_opening_counts_only_the_collections_one_side_lacks(tmp_path: Path, monkeypatch):
+    """Counting a collection makes embedded Chroma load its index and keep it (~2.7 MB each,
+    never evicted): the open-time check must not count every namespace's collection."""
+    from retrieval.vectorstore import ChromaStore, collection_name
+
+    data = tmp_path / "data"
+    write_docs(tmp_path / "docs", 1, 10)
+    svc = service(data)
+    for ns in ("guild-1", "guild-2", "guild-3"):
+        svc.ingest([tmp_path / "docs"], ns)
+    svc.store._client.delete_collection(collection_name("guild-2"))  # one side lacks it
+    del svc
+    counted: list[str] = []
+    count = ChromaStore.count
+    monkeypatch.setattr(ChromaStore, "count", lambda self, ns: counted.append(ns) or count(self, ns))
+    svc = service(data)
+    assert [(m.namespace, m.store_vectors) for m in svc.mismatches] == [("guild-2", 0)]
+    assert counted == []  # the two whole namespaces were not counted, the missing one needs no count
+    (_, report, _) = svc.repair()
+    assert report.restored_vectors > 0 and svc.mismatches == []
+    assert sorted(counted) == ["guild-1", "guild-2", "guild-3"]  # repair counts every one

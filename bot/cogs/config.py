@@ -8,7 +8,8 @@ resolved for this interaction.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
 import discord
 from discord import app_commands
@@ -24,6 +25,8 @@ from bot.set_options import set_choices
 from retrieval import CitebotError, DocumentSet, InvalidScope, parse_set_name, parse_set_names
 
 ModeChoice = Literal["extractive", "llm", "default"]
+A = TypeVar("A")
+R = TypeVar("R")
 
 
 class Config(commands.Cog):
@@ -163,14 +166,9 @@ class Config(commands.Cog):
         sets: app_commands.Range[str, 1, 400] | None = None,
         clear: bool = False,
     ) -> None:
-        if await refuse_non_manager(interaction):
+        names = await managed_value(interaction, parse_set_names, sets)
+        if names is None:
             return
-        try:
-            names = parse_set_names(sets)
-        except InvalidScope as exc:
-            await interaction.response.send_message(render.error_text(str(exc)), ephemeral=True)
-            return
-        await defer(interaction, ephemeral=True)
         bot = self.bot
         namespace = namespace_for(interaction.guild_id, bot.config)
         if clear or names:
@@ -201,14 +199,9 @@ class Config(commands.Cog):
         role3: discord.Role | None = None,
         clear: bool = False,
     ) -> None:
-        if await refuse_non_manager(interaction):
+        name = await managed_value(interaction, parse_set_name, set)
+        if name is None:
             return
-        try:
-            name = parse_set_name(set)
-        except InvalidScope as exc:
-            await interaction.response.send_message(render.error_text(str(exc)), ephemeral=True)
-            return
-        await defer(interaction, ephemeral=True)
         bot, service = self.bot, self.bot.service
         namespace = namespace_for(interaction.guild_id, bot.config)
         roles = [r.id for r in (role, role2, role3) if r is not None]
@@ -220,6 +213,20 @@ class Config(commands.Cog):
             )
         assert interaction.guild is not None
         await interaction.edit_original_response(content=set_roles_text(interaction.guild, info))
+
+
+async def managed_value(interaction: discord.Interaction[Citebot], parse: Callable[[A], R], value: A) -> R | None:
+    """``parse(value)`` for a manager's set command, the reply deferred; None once the user
+    has been told why not (not a manager, or a set name that is not valid)."""
+    if await refuse_non_manager(interaction):
+        return None
+    try:
+        parsed = parse(value)
+    except InvalidScope as exc:
+        await interaction.response.send_message(render.error_text(str(exc)), ephemeral=True)
+        return None
+    await defer(interaction, ephemeral=True)
+    return parsed
 
 
 def set_roles_text(guild: discord.Guild, info: DocumentSet) -> str:
