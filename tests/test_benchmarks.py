@@ -94,7 +94,7 @@ def test_scale_benchmark_prints_server_rows_beside_embedded(tmp_path: Path):
     report = json.loads(out.read_text())
     (size,) = report["sizes"]
     for config in ("embedded", "server"):
-        assert size["ingest"][config]["chunks"] >= 60
+        assert size["ingest"][config]["chunks"] > 0
         assert size["ask"][config]["p50_ms"] > 0 and size["ask"][config]["peak_rss_mb"] > 0
         assert report["writers"][config]["two writers"] > 0
     assert report["namespaces"]["built"]["namespaces"] == 3
