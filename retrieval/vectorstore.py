@@ -21,6 +21,7 @@ import hashlib
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from retrieval.errors import StoreError, StoreWriteError
 
 STAMP_NAME = "citebot-writes"
 OPEN_LOCK_NAME = "citebot-open.lock"
+OPEN_LOCK_WAIT_SECONDS = 30.0
 TOKEN_ENV = "CITEBOT_CHROMA_TOKEN"
 
 
@@ -337,7 +339,17 @@ def _opening(path: Path) -> Iterator[None]:
         yield
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # held for the open only; the kernel drops it if we die
+        # Held for the open only (well under a second); the kernel drops it if its holder dies.
+        # Bounded: past the wait, a stuck opener elsewhere does not stop this one.
+        deadline = time.monotonic() + OPEN_LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
         yield
     finally:
         os.close(fd)  # closing drops the lock

@@ -77,10 +77,9 @@ def store_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreSer
         postgres.cleanup()
 
 
-@pytest.fixture
-def store_config(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    """The settings overrides of this test's configuration ({} for embedded)."""
-    kind = getattr(request, "param", "embedded")
+@contextlib.contextmanager
+def configured(request: pytest.FixtureRequest, kind: str) -> Iterator[dict[str, Any]]:
+    """The settings overrides of one configuration ({} for embedded)."""
     if kind == "embedded":
         yield {}
         return
@@ -89,14 +88,17 @@ def store_config(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
         yield overrides
 
 
+@pytest.fixture
+def store_config(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """This test's configuration (embedded unless its module is marked ``stores``)."""
+    with configured(request, getattr(request, "param", "embedded")) as overrides:
+        yield overrides
+
+
 @pytest.fixture(scope="module", params=CONFIGS)
 def module_store_config(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     """``store_config`` for a module-scoped service: the whole module runs in each configuration."""
-    if request.param == "embedded":
-        yield {}
-        return
-    servers: StoreServers = request.getfixturevalue("store_servers")
-    with servers.databases() as overrides:
+    with configured(request, request.param) as overrides:
         yield overrides
 
 

@@ -35,7 +35,16 @@ from tests.http_server import free_port
 from tests.postgres_server import start_server
 from tests.store_configs import StoreServers
 from tests.store_worker import big_text
-from tests.test_store_processes import ROOT, TIMEOUT, assert_consistent, env, next_event, open_service, worker
+from tests.test_store_processes import (
+    ROOT,
+    TIMEOUT,
+    assert_consistent,
+    env,
+    next_event,
+    open_service,
+    settings_env,
+    worker,
+)
 
 pytestmark = [pytest.mark.server, pytest.mark.postgres, pytest.mark.slow]
 
@@ -113,7 +122,7 @@ def test_a_writer_outliving_the_servers_death_lands_whole_documents_only(stores,
     cli = subprocess.run(
         [sys.executable, "-m", "citebot", "sources", "--data-dir", str(data)],
         cwd=ROOT,
-        env=env(**{f"CITEBOT_{k.upper()}": str(v) for k, v in stores.items()}),
+        env=env(**settings_env(stores)),
         capture_output=True,
         text=True,
         timeout=TIMEOUT,

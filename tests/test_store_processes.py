@@ -43,12 +43,17 @@ def env(**extra: str) -> dict[str, str]:
     return out
 
 
+def settings_env(settings: dict[str, Any]) -> dict[str, str]:
+    """Settings overrides as the environment variables a process reads them from."""
+    return {f"CITEBOT_{key.upper()}": str(value) for key, value in settings.items()}
+
+
 def worker(*args: Any, stderr: Any = subprocess.PIPE, settings: dict[str, Any] | None = None) -> subprocess.Popen:
     """A ``tests.store_worker`` process; ``settings``: overrides it reads from its environment."""
     return subprocess.Popen(
         [sys.executable, "-m", "tests.store_worker", *map(str, args)],
         cwd=ROOT,
-        env=env(**{f"CITEBOT_{key.upper()}": str(value) for key, value in (settings or {}).items()}),
+        env=env(**settings_env(settings or {})),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=stderr,
