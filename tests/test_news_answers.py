@@ -20,6 +20,8 @@ from retrieval.questions import AnswerType, answer_span, expected_type
 from retrieval.reranking import BUNDLED, RerankerConfig, load_reranker, model_files
 from retrieval.service import CitebotService, sample_path
 
+pytestmark = pytest.mark.stores  # embedded and server (tests/store_configs.py)
+
 
 # -- the question itself ------------------------------------------------------------------
 @pytest.mark.parametrize(

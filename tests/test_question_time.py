@@ -11,6 +11,8 @@ from retrieval.models import Document
 from retrieval.question_time import time_words
 from retrieval.scoping import Scope
 
+pytestmark = pytest.mark.stores  # embedded and server (tests/store_configs.py)
+
 NOW = datetime(2026, 12, 2, 15, 30, tzinfo=UTC)
 DAY = datetime(2026, 12, 2, tzinfo=UTC)
 

@@ -19,6 +19,8 @@ from retrieval.service import CitebotService
 from tests.builders import article, doc
 from tests.doubles import HashingEmbedder
 
+pytestmark = pytest.mark.stores  # embedded and server (tests/store_configs.py)
+
 NS = "ranking"
 
 
@@ -160,6 +162,7 @@ def fast_catalog_service(tmp_path_factory):
     return svc, docs
 
 
+@pytest.mark.embedded_only  # reads the SQLite file itself
 def test_sentence_terms_are_stored_at_ingest(fast_service):
     text = article("Votes", ["The council voted on Monday to close the harbour.", "Fishermen protested."])
     fast_service.ingest_document(doc(text, "votes"), NS)
@@ -168,6 +171,7 @@ def test_sentence_terms_are_stored_at_ingest(fast_service):
     assert rows and all(terms == " ".join(tokenize(text[s:e])) for s, e, terms in rows)
 
 
+@pytest.mark.embedded_only  # reads the SQLite file itself
 def test_a_catalog_from_before_stored_terms_is_migrated_and_still_answers(make_settings):
     settings = make_settings()
     svc = CitebotService.from_settings(settings, embedder=HashingEmbedder())
@@ -207,6 +211,7 @@ def test_candidates_sentences_are_read_in_one_query_and_cached(make_settings, mo
     assert len(calls) == 1  # cached for this index generation
 
 
+@pytest.mark.embedded_only  # reads the SQLite file itself
 def test_bm25_terms_built_from_stored_sentence_terms_equal_tokenizing_each_chunk(make_settings, tmp_path):
     """An index build reads the sentences' stored terms instead of tokenizing every chunk;
     the terms are the same (and an old catalog without stored terms gets them tokenized)."""

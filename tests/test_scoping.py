@@ -13,6 +13,8 @@ from retrieval.models import Document
 from retrieval.scoping import Scope, host_of, parse_published, parse_since, parse_source, published_day
 from retrieval.service import CitebotService
 
+pytestmark = pytest.mark.stores  # embedded and server (tests/store_configs.py)
+
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 NS = "scoped"
 VOTE_QUESTION = "When did the Marlow council vote to build the bridge over the river Tane?"
