@@ -68,11 +68,10 @@ def clock(monkeypatch) -> Clock:
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory) -> CitebotService:
+def shared(tmp_path_factory, module_store_config) -> CitebotService:
     """One service for the property test (fresh namespaces per example)."""
-    return CitebotService.from_settings(
-        load_settings(data_dir=tmp_path_factory.mktemp("quota") / "data"), embedder=HashingEmbedder()
-    )
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("quota") / "data", **module_store_config)
+    return CitebotService.from_settings(settings, embedder=HashingEmbedder())
 
 
 def check_message(exc: BaseException, *needles: str) -> None:
