@@ -4,7 +4,7 @@ Real processes (``tests/store_worker.py``), the hashing embedder, and real store
 (Chroma's PersistentClient and the SQLite catalog with its data-dir writer lock) and server
 (``chroma run`` and PostgreSQL with its advisory lock; a fresh database on each per run).
 Each run: two writers ingest their own articles one at a time (reporting each as it lands),
-one is killed a random moment after its stores are open, the other finishes; then a fresh
+one is killed at a random point of its work, the other finishes; then a fresh
 process opens the store (which runs ``recover()``). After every run:
 
 * the journal is empty and the catalog's chunks are exactly Chroma's vectors;
@@ -52,6 +52,7 @@ def test_sigkill_of_one_of_two_writers_loses_nothing_reported(tmp_path: Path, co
         with contextlib.ExitStack() as stack:
             stores = stack.enter_context(servers.databases()) if servers else {}
             kills_mid_write += one_run(tmp_path / f"run{run}", run, rng, stores)
+    print(f"{config}: {kills_mid_write} of {RUNS} victims killed while still working")
     # Most runs must kill a writer while it works, or the test proves little.
     assert kills_mid_write >= RUNS * 2 // 3, kills_mid_write
 
@@ -71,13 +72,16 @@ def one_run(here: Path, run: int, rng: random.Random, stores: dict[str, Any]) ->
     writers = {w: worker("ingest", "--each", "--data-dir", data, *paths[w], settings=stores) for w in ("a", "b")}
     victim, survivor = rng.sample(("a", "b"), 2)
     try:
-        # A random moment after the victim's stores are open: its ingests take a few seconds.
-        opened = writers[victim].stdout.readline()
-        time.sleep(rng.uniform(0.0, 3.0))
+        # A random point of the victim's work, whatever the machine's speed: after its stores
+        # are open and a random number of its articles have landed, a fraction of a second on.
+        read = [writers[victim].stdout.readline()]  # "opened"
+        for _ in range(rng.randrange(ARTICLES)):
+            read.append(writers[victim].stdout.readline())  # one article's report
+        time.sleep(rng.uniform(0.0, 0.3))
         if writers[victim].poll() is None:
             writers[victim].send_signal(signal.SIGKILL)
             killed = 1
-        victim_out = opened + writers[victim].communicate(timeout=TIMEOUT)[0]
+        victim_out = "".join(read) + writers[victim].communicate(timeout=TIMEOUT)[0]
         survivor_out, survivor_err = writers[survivor].communicate(timeout=TIMEOUT)
     finally:
         for proc in writers.values():
