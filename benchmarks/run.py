@@ -307,9 +307,10 @@ def serve_pair(citebot_dir: Path, naive_dir: Path, qfile: Path, rounds: int = 2)
     return {name: min(results, key=lambda x: x["p50_ms"]) for name, results in runs.items()}
 
 
-def run_child(args: list[str]) -> dict[str, Any]:
+def run_child(args: list[str], script: Path = Path(__file__)) -> dict[str, Any]:
+    """``script`` (this one by default) run with ``args`` in a fresh process; its last line's JSON."""
     out = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), *args],
+        [sys.executable, str(script.resolve()), *args],
         capture_output=True,
         text=True,
         check=False,

@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,13 +37,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.run import (
     DEFAULT_DATASET,
     NS,
-    ROOT,
     SyntheticEmbedder,
     machine,
     open_service,
     peak_rss_mb,
     questions_of,
     recombined_documents,
+    run_child,
 )
 from evaluation.harness import percentile
 
@@ -121,17 +120,9 @@ def serve(data_dir: Path, overrides: dict[str, Any], questions: list[str], names
     return {"p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95), "peak_rss_mb": peak_rss_mb()}
 
 
-def run_child(*args: Any) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), *map(str, args)], capture_output=True, text=True, cwd=ROOT
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"{args[0]} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def served(data_dir: Path, overrides: dict[str, Any], qfile: Path, namespaces: list[str]) -> dict[str, Any]:
-    return run_child("_serve", data_dir, json.dumps(overrides), qfile, json.dumps(namespaces))
+    args = ["_serve", str(data_dir), json.dumps(overrides), str(qfile), json.dumps(namespaces)]
+    return run_child(args, Path(__file__))
 
 
 def serve_both(rows: dict[str, tuple[Path, dict[str, Any]]], qfile: Path, ns: list[str]) -> dict[str, Any]:

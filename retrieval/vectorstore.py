@@ -16,12 +16,10 @@ the data dir's writer lock (``locking.py``), so tokens are written one writer at
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ import numpy as np
 
 from config import Settings
 from retrieval.errors import StoreError, StoreWriteError
+from retrieval.locking import WriterLock
 
 STAMP_NAME = "citebot-writes"
 OPEN_LOCK_NAME = "citebot-open.lock"
@@ -325,34 +324,19 @@ def _persistent_client(path: Path) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    with _opening(path):
+    # One process at a time opens Chroma at a path: opening a new directory creates its schema,
+    # and two processes doing that at once fail ("table collections already exists"). Held for
+    # the open only; past the wait a stuck opener elsewhere does not stop this one.
+    lock = WriterLock(path / OPEN_LOCK_NAME, OPEN_LOCK_WAIT_SECONDS)
+    try:
+        held = lock.acquire(OPEN_LOCK_WAIT_SECONDS)
+    except StoreWriteError:  # read-only media: nobody can be creating the schema there
+        held = False
+    try:
         return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
-
-
-@contextlib.contextmanager
-def _opening(path: Path) -> Iterator[None]:
-    """One process at a time opens Chroma at ``path``: opening a new directory creates its
-    schema, and two processes doing that at once fail ("table collections already exists")."""
-    try:
-        fd = os.open(path / OPEN_LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:  # read-only media: nobody can be creating the schema there
-        yield
-        return
-    try:
-        # Held for the open only (well under a second); the kernel drops it if its holder dies.
-        # Bounded: past the wait, a stuck opener elsewhere does not stop this one.
-        deadline = time.monotonic() + OPEN_LOCK_WAIT_SECONDS
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.02)
-        yield
     finally:
-        os.close(fd)  # closing drops the lock
+        if held:
+            lock.release()
 
 
 def _reopener(path: Path) -> Callable[[], Any]:

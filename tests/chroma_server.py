@@ -13,11 +13,27 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.http_server import free_port, send
+
+
+def chroma_admin(port: int) -> Any:
+    """Chroma's AdminClient for the server on ``port`` (databases and tenants)."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    return chromadb.AdminClient(
+        ChromaSettings(
+            chroma_server_host="127.0.0.1",
+            chroma_server_http_port=port,
+            chroma_api_impl="chromadb.api.fastapi.FastAPI",
+            anonymized_telemetry=False,
+        )
+    )
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.chroma_server import chroma_server
+from tests.chroma_server import chroma_admin, chroma_server
 from tests.postgres_server import PostgresServer, start_server
 
 CONFIGS = ("embedded", "server")
@@ -33,25 +33,12 @@ class StoreServers:
     postgres: PostgresServer
     chroma_port: int
 
-    def admin(self) -> Any:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        return chromadb.AdminClient(
-            ChromaSettings(
-                chroma_server_host="127.0.0.1",
-                chroma_server_http_port=self.chroma_port,
-                chroma_api_impl="chromadb.api.fastapi.FastAPI",
-                anonymized_telemetry=False,
-            )
-        )
-
     @contextlib.contextmanager
     def databases(self) -> Iterator[dict[str, Any]]:
         """A fresh PostgreSQL database and Chroma database; the settings that use them."""
         url = self.postgres.create_database()
         name = f"t-{uuid.uuid4().hex[:12]}"
-        admin = self.admin()
+        admin = chroma_admin(self.chroma_port)
         admin.create_database(name)
         try:
             yield {

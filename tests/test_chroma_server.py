@@ -6,15 +6,13 @@ import ssl
 import time
 from collections.abc import Iterator
 
-import chromadb
-import chromadb.config
 import pytest
 
 from config import load_settings
 from retrieval.errors import StoreError
 from retrieval.service import CitebotService, sample_path
 from retrieval.vectorstore import chroma_server as chroma_server_of
-from tests.chroma_server import checking_proxy, chroma_server, frozen_port
+from tests.chroma_server import checking_proxy, chroma_admin, chroma_server, frozen_port
 from tests.doubles import HashingEmbedder
 from tests.http_server import free_port, make_certificate
 
@@ -77,14 +75,7 @@ def test_the_token_is_never_shown(monkeypatch):
 
 
 def test_a_named_database_keeps_its_collections_apart(make_settings, chroma_port, tmp_path):
-    admin = chromadb.AdminClient(
-        chromadb.config.Settings(
-            chroma_server_host="127.0.0.1",
-            chroma_server_http_port=chroma_port,
-            chroma_api_impl="chromadb.api.fastapi.FastAPI",
-        )
-    )
-    admin.create_database("citebot-team-a")
+    chroma_admin(chroma_port).create_database("citebot-team-a")
     team = make_settings(chroma_mode="server", chroma_port=chroma_port, chroma_database="citebot-team-a")
     svc = CitebotService.from_settings(team, embedder=HashingEmbedder())
     assert svc.ingest([sample_path()], "db-ns").count("added") == 1
