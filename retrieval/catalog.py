@@ -73,6 +73,25 @@ class SentenceRows:
             self.terms[first:last],
         )
 
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple], dimension: int) -> SentenceRows:
+        """(span, idx, start, end, paragraph, vector, terms) rows of one span, in text order,
+        as either backend reads them (a vector: float16 bytes or a buffer of them)."""
+        vectors = np.zeros((len(rows), dimension), dtype=np.float16)  # as stored; half the memory
+        for i, r in enumerate(rows):
+            if r[5] is not None and len(r[5]) == 2 * dimension:
+                vectors[i] = np.frombuffer(r[5], dtype=np.float16)
+        columns = np.array([r[1:5] for r in rows], dtype=np.int64).reshape(len(rows), 4)
+        return cls(columns[:, 0], columns[:, 1], columns[:, 2], columns[:, 3], vectors, [r[6] for r in rows])
+
+
+def grouped(rows: Sequence[tuple]) -> dict[str, frozenset[str]]:
+    """(key, value) rows as key: the set of its values."""
+    out: dict[str, set[str]] = {}
+    for key, value in rows:
+        out.setdefault(key, set()).add(value)
+    return {key: frozenset(values) for key, values in out.items()}
+
 
 @dataclass(frozen=True)
 class JournalEntry:

@@ -43,6 +43,7 @@ from retrieval.catalog import (
     QuestionEntry,
     SentenceRows,
     Snapshot,
+    grouped,
 )
 from retrieval.errors import DocumentExists, StoreError, StoreWriteError
 from retrieval.feed_rows import (
@@ -340,7 +341,7 @@ class PostgresCatalog:
                 "WHERE c.namespace=%s GROUP BY c.namespace, c.doc_id, c.idx ORDER BY c.doc_id, c.idx",
                 (namespace,),
             ).fetchall()
-            sets = _grouped(
+            sets = grouped(
                 db.execute("SELECT doc_id, set_name FROM document_sets WHERE namespace=%s", (namespace,)).fetchall()
             )
             return Snapshot(int(gen[0]) if gen else 0, docs, [ChunkRow(*row) for row in chunks], sets)
@@ -370,7 +371,7 @@ class PostgresCatalog:
         by_span: list[list[tuple]] = [[] for _ in spans]
         for r in rows:
             by_span[r[0]].append(r)
-        return [_sentence_rows(sorted(span_rows, key=lambda r: r[2]), dimension) for span_rows in by_span]
+        return [SentenceRows.from_rows(sorted(span_rows, key=lambda r: r[2]), dimension) for span_rows in by_span]
 
     # -- journal ----------------------------------------------------------------------
     def journal_begin(self, namespace: str, op: str, doc_id: str, chunks: int, stale: Sequence[tuple[str, int]]) -> int:
@@ -500,10 +501,10 @@ class PostgresCatalog:
         return self._write(write)
 
     def document_sets(self, namespace: str) -> dict[str, frozenset[str]]:
-        return _grouped(self._read("SELECT doc_id, set_name FROM document_sets WHERE namespace=%s", (namespace,)))
+        return grouped(self._read("SELECT doc_id, set_name FROM document_sets WHERE namespace=%s", (namespace,)))
 
     def set_roles(self, namespace: str) -> dict[str, frozenset[str]]:
-        return _grouped(self._read("SELECT set_name, role_id FROM set_roles WHERE namespace=%s", (namespace,)))
+        return grouped(self._read("SELECT set_name, role_id FROM set_roles WHERE namespace=%s", (namespace,)))
 
     def restrict_set(self, namespace: str, set_name: str, roles: Sequence[str]) -> None:
         def write(db: psycopg.Connection) -> None:
@@ -771,30 +772,12 @@ def _rollback(conn: psycopg.Connection) -> None:
         pass
 
 
-def _sentence_rows(rows: Sequence[tuple], dimension: int) -> SentenceRows:
-    """(span, idx, start, end, paragraph, vector, terms) rows of one span, in text order."""
-    vectors = np.zeros((len(rows), dimension), dtype=np.float16)
-    for i, r in enumerate(rows):
-        if r[5] is not None and len(r[5]) == 2 * dimension:
-            vectors[i] = np.frombuffer(bytes(r[5]), dtype=np.float16)
-    columns = np.array([r[1:5] for r in rows], dtype=np.int64).reshape(len(rows), 4)
-    return SentenceRows(columns[:, 0], columns[:, 1], columns[:, 2], columns[:, 3], vectors, [r[6] for r in rows])
-
-
 def _delete_rows(db: psycopg.Connection, namespace: str, doc_id: str) -> bool:
     cur = db.execute("DELETE FROM documents WHERE namespace=%s AND doc_id=%s", (namespace, doc_id))
     db.execute("DELETE FROM chunks WHERE namespace=%s AND doc_id=%s", (namespace, doc_id))
     db.execute("DELETE FROM sentences WHERE namespace=%s AND doc_id=%s", (namespace, doc_id))
     db.execute("DELETE FROM document_sets WHERE namespace=%s AND doc_id=%s", (namespace, doc_id))
     return cur.rowcount > 0
-
-
-def _grouped(rows: Sequence[tuple]) -> dict[str, frozenset[str]]:
-    """(key, value) rows as key: the set of its values."""
-    out: dict[str, set[str]] = {}
-    for key, value in rows:
-        out.setdefault(key, set()).add(value)
-    return {key: frozenset(values) for key, values in out.items()}
 
 
 def _bump(db: psycopg.Connection, namespace: str) -> None:

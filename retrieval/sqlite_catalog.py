@@ -31,6 +31,7 @@ from retrieval.catalog import (
     QuestionEntry,
     SentenceRows,
     Snapshot,
+    grouped,
 )
 from retrieval.errors import DocumentExists, StoreError, StoreWriteError
 from retrieval.feed_rows import (
@@ -266,7 +267,7 @@ class SqliteCatalog:
                 "WHERE c.namespace=? GROUP BY c.doc_id, c.idx ORDER BY c.doc_id, c.idx",
                 (namespace,),
             ).fetchall()
-            sets = _grouped(
+            sets = grouped(
                 conn.execute("SELECT doc_id, set_name FROM document_sets WHERE namespace=?", (namespace,)).fetchall()
                 if self._version >= SETS_VERSION
                 else []
@@ -298,7 +299,7 @@ class SqliteCatalog:
         by_span: list[list[tuple]] = [[] for _ in spans]
         for r in rows:
             by_span[r[0]].append(r)
-        return [_sentence_rows(sorted(span_rows, key=lambda r: r[2]), dimension) for span_rows in by_span]
+        return [SentenceRows.from_rows(sorted(span_rows, key=lambda r: r[2]), dimension) for span_rows in by_span]
 
     # -- journal ----------------------------------------------------------------------
     def journal_begin(self, namespace: str, op: str, doc_id: str, chunks: int, stale: Sequence[tuple[str, int]]) -> int:
@@ -414,12 +415,12 @@ class SqliteCatalog:
     def document_sets(self, namespace: str) -> dict[str, frozenset[str]]:
         if self._version < SETS_VERSION:
             return {}  # an older catalog on read-only media: every document unfiled
-        return _grouped(self._read("SELECT doc_id, set_name FROM document_sets WHERE namespace=?", (namespace,)))
+        return grouped(self._read("SELECT doc_id, set_name FROM document_sets WHERE namespace=?", (namespace,)))
 
     def set_roles(self, namespace: str) -> dict[str, frozenset[str]]:
         if self._version < SETS_VERSION:
             return {}
-        return _grouped(self._read("SELECT set_name, role_id FROM set_roles WHERE namespace=?", (namespace,)))
+        return grouped(self._read("SELECT set_name, role_id FROM set_roles WHERE namespace=?", (namespace,)))
 
     def restrict_set(self, namespace: str, set_name: str, roles: Sequence[str]) -> None:
         with self._tx() as db:
@@ -594,16 +595,6 @@ class SqliteCatalog:
 _INFO_COLUMNS = "doc_id, namespace, source, title, url, author, published, doc_id, chars, chunks, ingested_at"
 
 
-def _sentence_rows(rows: Sequence[tuple], dimension: int) -> SentenceRows:
-    """(span, idx, start, end, paragraph, vector, terms) rows of one span, in text order."""
-    vectors = np.zeros((len(rows), dimension), dtype=np.float16)  # as stored; half the memory
-    for i, r in enumerate(rows):
-        if r[5] is not None and len(r[5]) == 2 * dimension:
-            vectors[i] = np.frombuffer(r[5], dtype=np.float16)
-    columns = np.array([r[1:5] for r in rows], dtype=np.int64).reshape(len(rows), 4)
-    return SentenceRows(columns[:, 0], columns[:, 1], columns[:, 2], columns[:, 3], vectors, [r[6] for r in rows])
-
-
 def _info(row: tuple) -> DocumentInfo:
     return DocumentInfo(*row)
 
@@ -623,14 +614,6 @@ def _delete_rows(db: sqlite3.Connection, namespace: str, doc_id: str) -> bool:
     db.execute("DELETE FROM sentences WHERE namespace=? AND doc_id=?", (namespace, doc_id))
     db.execute("DELETE FROM document_sets WHERE namespace=? AND doc_id=?", (namespace, doc_id))
     return cur.rowcount > 0
-
-
-def _grouped(rows: Sequence[tuple]) -> dict[str, frozenset[str]]:
-    """(key, value) rows as key: the set of its values."""
-    out: dict[str, set[str]] = {}
-    for key, value in rows:
-        out.setdefault(key, set()).add(value)
-    return {key: frozenset(values) for key, values in out.items()}
 
 
 def _bump(db: sqlite3.Connection, namespace: str) -> None:
