@@ -68,6 +68,33 @@ def test_news_check_reports_answer_metrics():
     assert 0 <= result["hit_at_1"] <= 1 and 0 <= result["abstain_unanswerable"] <= 1
 
 
+def test_ceilings_benchmark_ranks_the_same_questions_every_way(tmp_path: Path):
+    dataset = write_squad(tmp_path / "tiny-squad.json")
+    out = tmp_path / "ceilings.json"
+    done = run(["benchmarks/ceilings.py", "--dataset", str(dataset), "--sample", "20", "--json", str(out)])
+    report = json.loads(out.read_text())
+    rows = report["rows"]
+    assert set(rows) == {
+        "shipped",
+        "no cross-encoder",
+        "every sentence, shipped weight",
+        "every sentence, cross-encoder alone",
+        "whole chunks",
+        "first stage, 30 candidates a side",
+    }
+    assert report["answerable"] > 0 and report["absent"] > 0
+    for entry in rows.values():
+        assert 0 <= entry["recall@1"] <= entry["recall@5"] <= entry["recall@10"] <= 1
+    assert (
+        rows["first stage, 30 candidates a side"]["recall@10"] <= rows["first stage, 30 candidates a side"]["recall@20"]
+    )
+    assert "recall@20" not in rows["shipped"]  # it ranks 10 chunks
+    assert 0 <= rows["shipped"]["absent abstain @ 5%"] <= 1
+    assert rows["every sentence, shipped weight"]["ms per question"] > 0
+    assert set(report["any sentence of the top k chunks holds the answer"]) == {"1", "3", "5", "10"}
+    assert "| shipped |" in done.stdout
+
+
 def test_sets_benchmark_prints_each_filter_beside_its_baseline(tmp_path: Path):
     dataset = write_squad(tmp_path / "tiny-squad.json")
     out = tmp_path / "sets.json"
