@@ -36,8 +36,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -297,13 +298,20 @@ def serve(system: str, data_dir: Path, questions: list[str]) -> dict[str, Any]:
 
 
 def serve_pair(citebot_dir: Path, naive_dir: Path, qfile: Path, rounds: int = 2) -> dict[str, Any]:
-    """Each system served ``rounds`` times in fresh processes, alternating; the round with the
-    lower p50 counts for each (a shared machine only ever makes a round slower)."""
-    runs: dict[str, list[dict[str, Any]]] = {"citebot": [], "citebot-off": [], "naive": []}
+    """Each system served ``rounds`` times in fresh processes (see ``best_round``)."""
+    paths = {"citebot": citebot_dir, "citebot-off": citebot_dir, "naive": naive_dir}
+    return best_round(
+        {name: partial(run_child, ["_serve", name, str(path), str(qfile)]) for name, path in paths.items()}, rounds
+    )
+
+
+def best_round(serve: dict[str, Callable[[], dict[str, Any]]], rounds: int = 2) -> dict[str, dict[str, Any]]:
+    """Each row served ``rounds`` times, alternating the order; the round with the lower p50
+    counts for each (a shared machine only ever makes a round slower)."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in serve}
     for r in range(rounds):
-        order = [("citebot", citebot_dir), ("citebot-off", citebot_dir), ("naive", naive_dir)]
-        for name, path in order if r % 2 == 0 else order[::-1]:
-            runs[name].append(run_child(["_serve", name, str(path), str(qfile)]))
+        for name in list(serve) if r % 2 == 0 else list(serve)[::-1]:
+            runs[name].append(serve[name]())
     return {name: min(results, key=lambda x: x["p50_ms"]) for name, results in runs.items()}
 
 

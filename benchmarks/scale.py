@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from benchmarks.run import (
     DEFAULT_DATASET,
     NS,
     SyntheticEmbedder,
+    best_round,
     machine,
     open_service,
     peak_rss_mb,
@@ -127,11 +129,7 @@ def served(data_dir: Path, overrides: dict[str, Any], qfile: Path, namespaces: l
 
 def serve_both(rows: dict[str, tuple[Path, dict[str, Any]]], qfile: Path, ns: list[str]) -> dict[str, Any]:
     """Each row served twice, alternating; the round with the lower p50 counts."""
-    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in rows}
-    for r in range(2):
-        for name in list(rows) if r == 0 else list(rows)[::-1]:
-            runs[name].append(served(*rows[name], qfile, ns))
-    return {name: min(results, key=lambda x: x["p50_ms"]) for name, results in runs.items()}
+    return best_round({name: partial(served, *row, qfile, ns) for name, row in rows.items()})
 
 
 # -- writers -----------------------------------------------------------------------------
