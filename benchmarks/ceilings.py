@@ -37,7 +37,7 @@ import numpy as np
 
 from config import load_settings
 from evaluation.harness import NAMESPACE, GoldQuestion, answer_hit, covers, load_plan
-from retrieval.models import EvidenceHit
+from retrieval.models import Chunk, EvidenceHit
 from retrieval.noise import is_noise
 from retrieval.reranking import CrossEncoder, RerankerConfig, load_reranker
 from retrieval.service import CitebotService
@@ -47,16 +47,12 @@ WIDE_CANDIDATES = 30
 CHUNK_TOKENS = 320
 
 
-def gold_rank(chunks: Sequence[tuple[str, int, int]], doc_id: str, q: GoldQuestion) -> int | None:
+def gold_rank(chunks: Sequence[Chunk], doc_id: str, q: GoldQuestion) -> int | None:
     """1-based rank of the first chunk holding a gold span, or None."""
     return next(
-        (n for n, (d, s, e) in enumerate(chunks, 1) if d == doc_id and covers((s, e), q.spans)),
+        (n for n, c in enumerate(chunks, 1) if c.doc_id == doc_id and covers((c.start, c.end), q.spans)),
         None,
     )
-
-
-def spans(hits: Sequence[EvidenceHit]) -> list[tuple[str, int, int]]:
-    return [(h.hit.chunk.doc_id, h.hit.chunk.start, h.hit.chunk.end) for h in hits]
 
 
 def below_at_5_percent(answerable: list[float], absent: list[float]) -> float | None:
@@ -163,10 +159,10 @@ def measure(dataset: str, sample: int, seed: int, workdir: Path) -> dict[str, An
             found.append(any(answer_hit(q.answers, s.sentence.text) for h in hits[:k] for s in h.sentences))
 
         rows.timed("shipped", answer.timings_ms["total"] / 1000)
-        ranked = [(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in shipped.search(query, NAMESPACE, k=TOP)]
+        ranked = [h.chunk for h in shipped.search(query, NAMESPACE, k=TOP)]
         quoted = " ".join(c.quote for c in answer.citations)
         rows.add("shipped", gold_rank(ranked, doc_id, q), not answer.abstained and answer_hit(q.answers, quoted))
-        rows.add("no cross-encoder", gold_rank(spans(hits), doc_id, q))
+        rows.add("no cross-encoder", gold_rank([h.hit.chunk for h in hits], doc_id, q))
         by_weight = [h.hit.score + weight * (best.get(n, floor) - floor) for n, h in enumerate(hits)]
         by_logit = [best.get(n, -99.0) for n in range(len(hits))]
         for row, key in (
@@ -175,14 +171,14 @@ def measure(dataset: str, sample: int, seed: int, workdir: Path) -> dict[str, An
         ):
             order = sorted(range(len(hits)), key=lambda n: -key[n])
             said = two_best(hits[order[0]], logit) if order else ""
-            rows.add(row, gold_rank(spans([hits[n] for n in order]), doc_id, q), answer_hit(q.answers, said))
+            rows.add(row, gold_rank([hits[n].hit.chunk for n in order], doc_id, q), answer_hit(q.answers, said))
             rows.timed(row, seconds)
         started = time.perf_counter()
         whole = chunk_reader.score(query, [h.hit.chunk.text for h in hits]).tolist()
         rows.timed("whole chunks", time.perf_counter() - started)
         order = sorted(range(len(hits)), key=lambda n: -whole[n])
-        rows.add("whole chunks", gold_rank(spans([hits[n] for n in order]), doc_id, q))
-        widened = [(h.chunk.doc_id, h.chunk.start, h.chunk.end) for h in wide.search(query, NAMESPACE, k=2 * TOP)]
+        rows.add("whole chunks", gold_rank([hits[n].hit.chunk for n in order], doc_id, q))
+        widened = [h.chunk for h in wide.search(query, NAMESPACE, k=2 * TOP)]
         rows.add(f"first stage, {WIDE_CANDIDATES} candidates a side", gold_rank(widened, doc_id, q), depth=2 * TOP)
     return {
         "dataset": dataset,
